@@ -1,0 +1,58 @@
+"""victor-core: a lazy plugin kernel for AI agents.
+
+Plugins are ordinary distributions registering through entry-point groups
+``victor_core.<family>``; their modules are imported the first time a hook of
+their family is dispatched. See https://victor-core.readthedocs.io.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from victor_core._markers import hookimpl as hookimpl
+from victor_core._markers import hookspec as hookspec
+from victor_core.exceptions import VictorError as VictorError
+from victor_core.models import Persona as Persona
+from victor_core.models import Plan as Plan
+from victor_core.models import PlanStep as PlanStep
+from victor_core.models import Skill as Skill
+from victor_core.models import Tool as Tool
+from victor_core.models import ToolResult as ToolResult
+from victor_core.orchestrator import AgentOrchestrator as AgentOrchestrator
+from victor_core.plugins import PluginInfo as PluginInfo
+from victor_core.plugins import PluginManager as PluginManager
+from victor_core.settings import Settings as Settings
+
+__all__ = [
+    "AgentOrchestrator",
+    "Persona",
+    "Plan",
+    "PlanStep",
+    "PluginInfo",
+    "PluginManager",
+    "Settings",
+    "Skill",
+    "Tool",
+    "ToolResult",
+    "VictorError",
+    "__version__",
+    "hookimpl",
+    "hookspec",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs tens of milliseconds to import: look the version
+    # up only when someone asks for it.
+    if name == "__version__":
+        try:
+            from importlib.metadata import PackageNotFoundError, version
+        except ImportError:  # pragma: no cover
+            return "0+unknown"
+        try:
+            value = version("victor-core")
+        except PackageNotFoundError:
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'victor_core' has no attribute {name!r}")

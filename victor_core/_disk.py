@@ -1,0 +1,208 @@
+"""Safe storage for the disk level of :class:`~victor_core.cache.TieredCache`.
+
+diskcache's :class:`diskcache.Disk` unpickles any row whose ``mode`` column
+says "pickle", whatever serializer wrote the cache (``JSONDisk`` included).
+Anyone able to write to the cache directory could then run code in every
+process that reads it. :class:`SafeDisk` stores only byte strings and refuses,
+on read, every row that is not an inline byte string: such a row is reported
+as :class:`UndecodableEntry` and the cache treats it as a miss.
+
+Values are framed by :func:`encode_value` / :func:`decode_value`: one format
+byte, then JSON text (UTF-8) or the raw bytes. Neither path can execute code.
+
+This module imports diskcache and sqlite3; it is imported only when a cache
+first touches its disk level.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any, Callable
+
+import diskcache
+
+__all__ = [
+    "SafeDisk",
+    "UndecodableEntry",
+    "UnsupportedValue",
+    "decode_value",
+    "encode_value",
+    "open_store",
+]
+
+_JSON = b"\x01"
+_BYTES = b"\x02"
+
+# diskcache's row modes (diskcache.core.MODE_*); only inline rows are accepted.
+_MODE_RAW = 1
+
+
+class UndecodableEntry(ValueError):
+    """A stored row is not in victor-core's safe format (for example a pickle)."""
+
+
+class UnsupportedValue(TypeError):
+    """A value is neither JSON-serialisable nor bytes."""
+
+
+def encode_value(value: Any) -> bytes:
+    """Frame ``value`` for storage: JSON text or raw bytes behind a format byte.
+
+    Args:
+        value: bytes (or bytearray/memoryview), or anything :func:`json.dumps` accepts.
+
+    Returns:
+        The framed byte string.
+
+    Raises:
+        UnsupportedValue: ``value`` is neither bytes nor JSON-serialisable.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _BYTES + bytes(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedValue(
+            f"cache values must be JSON-serialisable or bytes (got {type(value).__name__}: {exc})"
+        ) from None
+    return _JSON + text.encode("utf-8")
+
+
+def decode_value(blob: bytes) -> Any:
+    """Inverse of :func:`encode_value`.
+
+    Raises:
+        UndecodableEntry: the blob has an unknown format byte or invalid JSON.
+    """
+    head = blob[:1]
+    if head == _BYTES:
+        return blob[1:]
+    if head == _JSON:
+        try:
+            return json.loads(blob[1:].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise UndecodableEntry(f"invalid JSON entry: {exc}") from None
+    raise UndecodableEntry(f"unknown entry format byte {head!r}")
+
+
+class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type hints
+    """A :class:`diskcache.Disk` that stores byte strings inline and never unpickles.
+
+    Keys must be ``str``; values must be ``bytes`` (already framed by
+    :func:`encode_value`). Rows written by anything else - a pickle, a file
+    value, a pickled key - raise :class:`UndecodableEntry` when read.
+    """
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        """Store ``str`` keys raw; refuse other key types rather than pickle them."""
+        if type(key) is not str:
+            raise TypeError(f"cache keys must be str (got {type(key).__name__})")
+        return key, True
+
+    def get(self, key: Any, raw: bool) -> Any:
+        """Return a raw key; a pickled key is refused."""
+        if not raw:
+            raise UndecodableEntry("refusing to unpickle a stored key")
+        return bytes(key) if type(key) is sqlite3.Binary else key
+
+    def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:
+        """Store framed bytes inline in the database row (no files, no pickle)."""
+        if read or type(value) is not bytes:
+            raise TypeError("SafeDisk stores only framed bytes values")
+        return 0, _MODE_RAW, None, sqlite3.Binary(value)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> bytes:
+        """Return the stored bytes of an inline row; refuse every other mode.
+
+        Raises:
+            UndecodableEntry: the row is a pickle, a file or not a byte string.
+        """
+        if mode != _MODE_RAW or filename is not None or read:
+            raise UndecodableEntry(f"refusing to read a row of mode {mode} (only inline bytes)")
+        if type(value) is bytes:
+            return value
+        if isinstance(value, (sqlite3.Binary, memoryview, bytearray)):
+            return bytes(value)
+        raise UndecodableEntry(f"refusing a row holding {type(value).__name__}, not bytes")
+
+
+class _Store(diskcache.Cache):  # type: ignore[misc]  # diskcache ships no type hints
+    """diskcache's Cache with a bounded retry for the statements of its set-up.
+
+    diskcache retries "database is locked" during construction for 60 seconds;
+    a cache must give up much sooner and let its caller fall back to memory.
+    """
+
+    _retry_for = 5.0
+
+    @property
+    def _sql_retry(self) -> Callable[..., Any]:
+        sql = self._sql
+        limit = self._retry_for
+
+        def execute(statement: str, *args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic()
+            delay = 0.001
+            while True:
+                try:
+                    return sql(statement, *args, **kwargs)
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() - start > limit:
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+
+        return execute
+
+
+def _is_busy(exc: BaseException) -> bool:
+    if isinstance(exc, diskcache.Timeout):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def open_store(directory: str, *, timeout: float) -> diskcache.Cache:
+    """Open (creating if needed) the diskcache store of a tiered cache.
+
+    Several processes may open the same directory at once; "database is
+    locked" during set-up is retried with exponential backoff for about
+    ``timeout`` seconds in all before the error is raised.
+
+    Args:
+        directory: an existing directory.
+        timeout: seconds to wait on a busy database, per statement and for set-up.
+
+    Returns:
+        The open store.
+
+    Raises:
+        sqlite3.Error, OSError, diskcache.Timeout: the store cannot be opened.
+    """
+    deadline = time.monotonic() + max(timeout, 0.05)
+    delay = 0.005
+    while True:
+        try:
+            store = _Store.__new__(_Store)
+            store._retry_for = timeout
+            # Byte-counted culling is off (size_limit): the tiered cache counts
+            # entries itself. "least-recently-stored" keeps reads write-free.
+            store.__init__(
+                directory,
+                timeout=timeout,
+                disk=SafeDisk,
+                eviction_policy="least-recently-stored",
+                size_limit=2**62,
+                cull_limit=0,
+                statistics=0,
+                tag_index=1,
+            )
+            return store
+        except Exception as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)

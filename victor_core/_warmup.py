@@ -1,0 +1,73 @@
+"""Opt-in background warm-up of lazy families (``lazy_loading_warmup``).
+
+After start-up a daemon thread imports the lazy families one at a time, but
+only while the process's memory is under ``lazy_loading_memory_threshold`` MB
+and the system's CPU use under ``lazy_loading_cpu_threshold``, so the first
+dispatch does not pay the import and a busy machine is left alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from victor_core.plugins import PluginManager
+
+_CHECK_INTERVAL = 0.5
+
+
+def _readings() -> tuple[float, float]:
+    import psutil
+
+    rss_mb = psutil.Process().memory_info().rss / (1024 * 1024)
+    cpu = psutil.cpu_percent(interval=0.1) / 100.0
+    return rss_mb, cpu
+
+
+def warm_up(
+    manager: PluginManager,
+    *,
+    readings: Callable[[], tuple[float, float]] = _readings,
+    sleep: Callable[[float], None] = time.sleep,
+    max_waits: int = 120,
+) -> list[str]:
+    """Load lazy families while the thresholds allow; return the families loaded.
+
+    Gives up after ``max_waits`` checks that found the process or machine too busy.
+    """
+    settings = manager.settings
+    loaded: list[str] = []
+    waits = 0
+    for family in list(manager.families):
+        while not manager.is_family_loaded(family):
+            rss_mb, cpu = readings()
+            if (
+                rss_mb < settings.lazy_loading_memory_threshold
+                and cpu < settings.lazy_loading_cpu_threshold
+            ):
+                manager.load_family(family)
+                loaded.append(family)
+                break
+            waits += 1
+            if waits >= max_waits:
+                return loaded
+            sleep(_CHECK_INTERVAL)
+    return loaded
+
+
+def start_warmup(manager: PluginManager) -> threading.Thread:
+    """Run :func:`warm_up` in a daemon thread and return it."""
+
+    def run() -> None:
+        try:
+            warm_up(manager)
+        except Exception as exc:  # a warm-up failure must never reach the application
+            from victor_core._log import get_logger
+
+            get_logger().warning("plugin_warmup_failed", error=f"{type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=run, name="victor-warmup", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,151 @@
+"""Exceptions raised by victor-core.
+
+Every error the library raises on purpose derives from :class:`VictorError`,
+and each subclass also inherits the built-in exception a caller would expect,
+so ``except ValueError`` keeps working::
+
+    VictorError
+    ├── SettingsError (ValueError)            .field, .value
+    ├── PluginError (RuntimeError)            .plugin, .entry_point
+    │   ├── PluginLoadError                   .family
+    │   └── PluginValidationError (TypeError) .hook
+    ├── HookError (LookupError)               .hook
+    ├── ToolError (RuntimeError)              .tool
+    │   ├── ToolNotFoundError (LookupError)
+    │   ├── ToolParameterError (TypeError)
+    │   └── ToolTimeoutError (TimeoutError)
+    ├── ChainError (ValueError)               .steps
+    ├── PersonaNotFoundError (LookupError)    .persona
+    ├── CacheError (RuntimeError)             .cache
+    ├── MemoryStoreError (RuntimeError)
+    ├── ProviderError (RuntimeError)          .provider, .status
+    └── BenchmarkError (ValueError)           .group
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VictorError(Exception):
+    """Root of every exception raised by victor-core on purpose."""
+
+
+class SettingsError(VictorError, ValueError):
+    """A setting has an unknown name or a value it does not accept."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class PluginError(VictorError, RuntimeError):
+    """A plugin could not be loaded, registered or called."""
+
+    def __init__(
+        self, message: str, *, plugin: str | None = None, entry_point: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.entry_point = entry_point
+
+
+class PluginLoadError(PluginError):
+    """A plugin module failed to import or register (raised in strict mode)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugin: str | None = None,
+        entry_point: str | None = None,
+        family: str | None = None,
+    ) -> None:
+        super().__init__(message, plugin=plugin, entry_point=entry_point)
+        self.family = family
+
+
+class PluginValidationError(PluginError, TypeError):
+    """A plugin implements a hook that no specification knows, or with bad arguments."""
+
+    def __init__(
+        self, message: str, *, plugin: str | None = None, hook: str | None = None
+    ) -> None:
+        super().__init__(message, plugin=plugin)
+        self.hook = hook
+
+
+class HookError(VictorError, LookupError):
+    """A hook name is unknown to the plugin manager."""
+
+    def __init__(self, message: str, *, hook: str | None = None) -> None:
+        super().__init__(message)
+        self.hook = hook
+
+
+class ToolError(VictorError, RuntimeError):
+    """A tool could not be run."""
+
+    def __init__(self, message: str, *, tool: str | None = None) -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+class ToolNotFoundError(ToolError, LookupError):
+    """No tool of that name is registered."""
+
+
+class ToolParameterError(ToolError, TypeError):
+    """A tool was called with parameters it does not accept."""
+
+
+class ToolTimeoutError(ToolError, TimeoutError):
+    """A tool ran past ``tool_execution_timeout``."""
+
+
+class ChainError(VictorError, ValueError):
+    """A skill chain or plan is not a valid DAG (cycle, missing dependency)."""
+
+    def __init__(self, message: str, *, steps: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.steps = steps
+
+
+class PersonaNotFoundError(VictorError, LookupError):
+    """No persona of that name is registered."""
+
+    def __init__(self, message: str, *, persona: str | None = None) -> None:
+        super().__init__(message)
+        self.persona = persona
+
+
+class CacheError(VictorError, RuntimeError):
+    """A cache was used in a way it does not support (unknown type, bad value)."""
+
+    def __init__(self, message: str, *, cache: str | None = None) -> None:
+        super().__init__(message)
+        self.cache = cache
+
+
+class MemoryStoreError(VictorError, RuntimeError):
+    """The memory backend could not store or read an item."""
+
+
+class ProviderError(VictorError, RuntimeError):
+    """A model provider failed after its retries."""
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+class BenchmarkError(VictorError, ValueError):
+    """A benchmark group is unknown or was given bad arguments."""
+
+    def __init__(self, message: str, *, group: str | None = None) -> None:
+        super().__init__(message)
+        self.group = group

@@ -1,0 +1,270 @@
+"""The facade: :class:`AgentOrchestrator` wires services and delegates to them.
+
+Constructing an orchestrator builds :class:`~victor_core.Settings` and the
+plugin manager and nothing else; every service (caches, executor, skills,
+planning, tool selection, memory, metrics, the agent loop) is built the first
+time it is used, and imports its dependencies then.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from victor_core.exceptions import SettingsError
+from victor_core.plugins import PluginManager
+from victor_core.settings import Settings
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from victor_core.caches import CacheManager
+    from victor_core.executor import ToolExecutor
+    from victor_core.memory import EpisodicMemory, MemoryManager, SemanticMemory
+    from victor_core.metrics import MetricsRegistry
+    from victor_core.models import Tool, ToolResult
+    from victor_core.planning import PlanningService
+    from victor_core.selection import ToolSelector
+    from victor_core.skills import SkillService
+    from victor_core.tools import ToolRegistry
+
+__all__ = ["AgentOrchestrator"]
+
+
+class AgentOrchestrator:
+    """The entry point of an agent: settings, plugins and the services around them.
+
+    Args:
+        settings: the settings (default: ``Settings()``).
+        plugin_manager: a ready plugin manager (default: one built from ``settings``).
+
+    Use it as an async context manager, or call :meth:`aclose` when done.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, plugin_manager: PluginManager | None = None
+    ) -> None:
+        if settings is None:
+            settings = Settings()
+        elif not isinstance(settings, Settings):
+            raise SettingsError(
+                f"settings must be a victor_core.Settings (got {type(settings).__name__})",
+                field="settings",
+                value=settings,
+            )
+        self.settings = settings
+        self.plugin_manager = plugin_manager or PluginManager(settings)
+        self._closed = False
+        self._undo_instrumentation: Any = None
+        if settings.metrics_enabled:
+            self._instrument()
+        if not (settings.lazy_loading_enabled and settings.lazy_load_tool_executor):
+            # The executor is wanted ready at start: build it (and load tools) now.
+            _ = self.executor
+
+    def _instrument(self) -> None:
+        try:
+            from victor_core.metrics import instrument
+        except ImportError:  # pragma: no cover - metrics module not installed
+            return
+        self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
+
+    def __repr__(self) -> str:
+        loaded = sorted(f for f in self.plugin_manager.families if self.plugin_manager.is_family_loaded(f))
+        return f"<AgentOrchestrator loaded_families={loaded} closed={self._closed}>"
+
+    # -- services (built on first use) ---------------------------------------------------
+
+    @cached_property
+    def metrics(self) -> MetricsRegistry:
+        """The metrics registry of this orchestrator."""
+        from victor_core.metrics import MetricsRegistry
+
+        return MetricsRegistry()
+
+    @cached_property
+    def caches(self) -> CacheManager:
+        """The tool-selection, response and embedding caches."""
+        from victor_core.caches import CacheManager
+
+        return CacheManager(self.settings, metrics=self.metrics)
+
+    @cached_property
+    def tools(self) -> ToolRegistry:
+        """The registry of tools gathered from the tools family."""
+        from victor_core.tools import ToolRegistry
+
+        return ToolRegistry(self.plugin_manager)
+
+    @cached_property
+    def executor(self) -> ToolExecutor:
+        """Runs tools, alone or in parallel."""
+        from victor_core.executor import ToolExecutor
+
+        return ToolExecutor(
+            self.settings, self.tools, plugin_manager=self.plugin_manager, metrics=self.metrics
+        )
+
+    @cached_property
+    def skills(self) -> SkillService:
+        """Skills and skill chains (``plan_chain``, ``execute_chain``)."""
+        from victor_core.skills import SkillService
+
+        return SkillService(self.plugin_manager, self.settings, self.executor)
+
+    @cached_property
+    def selector(self) -> ToolSelector:
+        """Ranks tools for a query by semantic similarity, with caching."""
+        from victor_core.selection import ToolSelector
+
+        return ToolSelector(
+            self.tools,
+            settings=self.settings,
+            plugin_manager=self.plugin_manager,
+            cache_manager=self.caches,
+        )
+
+    @cached_property
+    def planning(self) -> PlanningService:
+        """Plans goals (``plan_for_goal``) and runs plans."""
+        from victor_core.planning import PlanningService
+
+        return PlanningService(
+            self.plugin_manager,
+            self.settings,
+            executor=self.executor,
+            skills=self.skills,
+            selector=self.selector,
+        )
+
+    @cached_property
+    def memory(self) -> MemoryManager:
+        """Episodic and semantic memory on the memory family's backend."""
+        from victor_core.memory import MemoryManager
+
+        return MemoryManager(self.plugin_manager, self.settings)
+
+    @property
+    def episodic_memory(self) -> EpisodicMemory:
+        """Episodes: what the agent did, and how it went."""
+        return self.memory.episodic
+
+    @property
+    def semantic_memory(self) -> SemanticMemory:
+        """Facts the agent knows."""
+        return self.memory.semantic
+
+    @cached_property
+    def agent(self) -> Any:
+        """The agent loop behind :meth:`run`, :meth:`chat` and :meth:`stream_chat`."""
+        from victor_core.agent import AgentLoop
+
+        return AgentLoop(self)
+
+    # -- tools -----------------------------------------------------------------------------
+
+    async def execute_tool(self, name: str, **params: Any) -> ToolResult:
+        """Run one tool and return its result (``ok``, ``value``, ``error``, ``duration_s``)."""
+        return await self.executor.execute(name, **params)
+
+    async def execute_tools_parallel(
+        self,
+        tools: list[Any],
+        parameters: dict[str, Any] | None = None,
+        max_workers: int | None = None,
+    ) -> list[ToolResult]:
+        """Run ``tools`` concurrently (bounded) and return their results in input order.
+
+        Args:
+            tools: tool names (or ``(name, params)`` pairs).
+            parameters: one dict of keyword parameters passed to every tool.
+            max_workers: most tools at once (default: ``max_parallel_workers``).
+        """
+        return await self.executor.execute_parallel(
+            tools, parameters=parameters, max_workers=max_workers
+        )
+
+    async def select_tools(
+        self, query: str, context: Any = None, max_tools: int | None = None
+    ) -> list[Tool]:
+        """The tools best suited to ``query``, best first (cached)."""
+        return await self.selector.aselect_tools(query, context=context, max_tools=max_tools)
+
+    async def execute_task(self, task: Any) -> Any:
+        """Run a task: a :class:`~victor_core.Plan`, a step, or a goal to plan first."""
+        return await self.planning.execute_task(task)
+
+    # -- the agent loop ------------------------------------------------------------------------
+
+    async def run(self, goal: str, **options: Any) -> Any:
+        """One agent turn for ``goal``: persona, recall, selection, plan, execution, report."""
+        return await self.agent.run(goal, **options)
+
+    async def chat(self, message: str, use_cache: bool = True, **options: Any) -> str:
+        """Answer ``message`` through the configured provider (cached when ``use_cache``)."""
+        return await self.agent.chat(message, use_cache=use_cache, **options)  # type: ignore[no-any-return]
+
+    async def stream_chat(self, message: str, **options: Any) -> AsyncIterator[str]:
+        """Answer ``message`` as a stream of text chunks."""
+        async for chunk in self.agent.stream_chat(message, **options):
+            yield chunk
+
+    # -- caches --------------------------------------------------------------------------------
+
+    async def get_cache_stats(self, cache_type: str | None = None) -> dict[str, Any]:
+        """Hit rate, miss rate, size, evictions... of one cache type or all of them."""
+        return self.caches.stats(cache_type)
+
+    async def invalidate_cache(self, cache_type: str, pattern: str) -> int:
+        """Remove the entries of ``cache_type`` whose readable key matches the glob ``pattern``."""
+        return self.caches.invalidate(cache_type, pattern)
+
+    async def clear_expired_cache(self) -> int:
+        """Remove expired entries from every cache; return how many went."""
+        return self.caches.clear_expired()
+
+    # -- memory and metrics ----------------------------------------------------------------------
+
+    async def consolidate_memories(self) -> dict[str, Any]:
+        """Turn repeated episodes into facts and merge near-duplicate facts."""
+        return await self.memory.consolidate()
+
+    async def get_metrics(self) -> dict[str, Any]:
+        """Latency, error rate, memory use, cache and hook figures of this process."""
+        from victor_core.monitoring import collect_metrics
+
+        cache_stats = self.caches.stats() if "caches" in self.__dict__ else None
+        return collect_metrics(
+            self.metrics, plugin_manager=self.plugin_manager, cache_stats=cache_stats
+        )
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop background tasks and close caches, memory and providers (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        services = self.__dict__
+        if "agent" in services and hasattr(services["agent"], "aclose"):
+            await services["agent"].aclose()
+        if "memory" in services:
+            await services["memory"].aclose()
+        if "executor" in services and hasattr(services["executor"], "aclose"):
+            await services["executor"].aclose()
+        if "caches" in services:
+            services["caches"].close()
+        if self._undo_instrumentation is not None:
+            self._undo_instrumentation()
+            self._undo_instrumentation = None
+
+    async def __aenter__(self) -> AgentOrchestrator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

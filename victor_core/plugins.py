@@ -1,0 +1,542 @@
+"""The lazy plugin manager.
+
+:class:`PluginManager` is a :class:`pluggy.PluginManager` whose plugins come
+from entry-point groups named ``victor_core.<family>``. Discovery reads an
+on-disk index and imports nothing; a family's plugin modules are imported the
+first time any hook of that family is dispatched. Until then the family's
+hook callers are instances of a :class:`pluggy.HookCaller` subclass whose
+call loads the family and then turns every caller of the family back into a
+plain ``HookCaller``, so that once loaded a call costs exactly what pluggy
+costs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import attrs
+import pluggy
+from pluggy import HookCaller
+
+from victor_core import hookspecs as _hookspecs
+from victor_core._discovery import GROUP_PREFIX, Discovery, EntryRecord
+from victor_core._markers import PROJECT_NAME
+from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
+from victor_core.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+__all__ = ["BUILTIN_FAMILIES", "DEFAULT_PLUGINS", "PluginInfo", "PluginManager"]
+
+#: The families victor-core defines; plugins may add more (see ``add_hookspecs``).
+BUILTIN_FAMILIES = ("tools", "skills", "personas", "planning", "memory", "providers")
+
+#: Built-in plugins: ``name -> (family, module)``. They load like any other plugin
+#: of their family (lazily, through this manager), before the installed ones, so
+#: that installed plugins take precedence for first-result hooks.
+DEFAULT_PLUGINS: dict[str, tuple[str, str]] = {
+    "sqlite-memory": ("memory", "victor_core._sqlite_memory"),
+}
+
+#: The group whose entry points name a new family (entry-point name) and the
+#: module holding its hookspecs (entry-point value).
+HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
+
+_CORE = "core"
+
+
+@attrs.define(frozen=True, kw_only=True)
+class PluginInfo:
+    """What :meth:`PluginManager.list_plugins` knows of a plugin, without importing it."""
+
+    name: str
+    family: str
+    entry_point: str
+    dist_name: str
+    dist_version: str
+    loaded: bool = False
+    error: str | None = None
+    import_time_s: float | None = None
+    disabled: bool = False
+    builtin: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-friendly dict."""
+        return attrs.asdict(self)
+
+
+@attrs.define
+class _Status:
+    loaded: bool = False
+    error: str | None = None
+    import_time_s: float | None = None
+    plugin_name: str | None = None
+
+
+class _LazyHookCaller(HookCaller):
+    """A hook caller of a family not loaded yet: the first call loads the family."""
+
+    __slots__ = ()
+
+    def _load(self) -> None:
+        manager = self._hookexec.__self__  # type: ignore[attr-defined]
+        manager.load_hook_family(self.name)
+
+    def __call__(self, **kwargs: object) -> Any:
+        self._load()
+        return HookCaller.__call__(self, **kwargs)
+
+    def call_extra(self, methods: Any, kwargs: Any) -> Any:
+        self._load()
+        return HookCaller.call_extra(self, methods, kwargs)
+
+    def call_historic(
+        self, result_callback: Any = None, kwargs: Any = None
+    ) -> None:  # pragma: no cover - no lazy family has historic hooks by default
+        self._load()
+        HookCaller.call_historic(self, result_callback, kwargs)
+
+
+class _HookRelay(pluggy.HookRelay):
+    """``pm.hook``: resolves hooks of families declared by installed hookspec modules."""
+
+    # pluggy iterates ``__dict__`` as the set of hook callers: keep the manager out of it.
+    __slots__ = ("_victor_manager",)
+
+    def __init__(self, manager: PluginManager) -> None:
+        self._victor_manager = manager
+
+    def __getattr__(self, name: str) -> HookCaller:
+        # Only reached for names that are not set yet: never on the hot path.
+        if name == "_victor_manager":
+            raise AttributeError(name)
+        manager: PluginManager = self._victor_manager
+        if name.startswith("victor_") and manager._load_spec_modules():
+            try:
+                return self.__dict__[name]  # type: ignore[no-any-return]
+            except KeyError:
+                pass
+        raise AttributeError(name)
+
+
+class AsyncHookRelay:
+    """``pm.ahook``: awaitable hook calls that await every async implementation.
+
+    ``await pm.ahook.NAME(**kwargs)`` returns what ``pm.hook.NAME(**kwargs)``
+    returns, with awaitable results awaited concurrently (collect-all hooks)
+    or in order until one is not None (first-result hooks).
+    """
+
+    def __init__(self, manager: PluginManager) -> None:
+        self._manager = manager
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        manager = self._manager
+        try:
+            getattr(manager.hook, name)
+        except AttributeError:
+            raise HookError(f"unknown hook {name!r}: no hookspec defines it", hook=name) from None
+
+        async def call(**kwargs: Any) -> Any:
+            return await manager._acall(name, kwargs)
+
+        call.__name__ = name
+        return call
+
+
+class PluginManager(pluggy.PluginManager):
+    """A pluggy plugin manager that loads entry-point families on first dispatch.
+
+    Args:
+        settings: the settings (``lazy_*``, ``disabled_plugins``, ``strict_plugins``,
+            ``cache_dir`` for the discovery index).
+        discover: read installed entry points (False: only what is registered by hand).
+        builtins: include :data:`DEFAULT_PLUGINS`.
+        index_path: where the discovery index lives (default:
+            ``settings.cache_dir / "plugin-index.json"``; None with
+            ``discover=True`` keeps no index).
+        paths: import path to discover on (default: ``sys.path``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        discover: bool = True,
+        builtins: bool = True,
+        index_path: Path | None | str = "default",
+        paths: list[str] | None = None,
+    ) -> None:
+        super().__init__(PROJECT_NAME)
+        self.settings = settings if settings is not None else Settings()
+        self.hook = _HookRelay(self)
+        self.ahook = AsyncHookRelay(self)
+        self._lock = threading.RLock()
+        self._hook_family: dict[str, str] = {}
+        self._family_hooks: dict[str, list[HookCaller]] = {}
+        self._loaded_families: set[str] = set()
+        self._status: dict[tuple[str, str], _Status] = {}
+        self._by_value: dict[str, Any] = {}
+        self._entries: list[EntryRecord] | None = None
+        self._specs_loaded = False
+        self._discover = discover
+        self._builtins = dict(DEFAULT_PLUGINS) if builtins else {}
+        if index_path == "default":
+            index_path = self.settings.cache_dir / "plugin-index.json"
+        self._discovery = (
+            Discovery(Path(index_path) if index_path is not None else None, paths)
+            if discover
+            else None
+        )
+        for family, module in _hookspecs.FAMILIES.items():
+            self.add_hookspecs(module, family=family)
+        for family in BUILTIN_FAMILIES:
+            if not self.settings.is_lazy(family):
+                self.load_family(family)
+        if not self.settings.lazy_loading_enabled:
+            self._load_spec_modules()
+            for family in list(self._family_hooks):
+                self.load_family(family)
+        elif self.settings.lazy_loading_warmup:
+            from victor_core._warmup import start_warmup
+
+            start_warmup(self)
+
+    # -- hookspecs and families -------------------------------------------------------
+
+    def add_hookspecs(self, module_or_class: object, family: str | None = None) -> None:
+        """Add the hookspecs of ``module_or_class`` to ``family``.
+
+        Plugins of a family other than ``core`` are listed under the entry-point
+        group ``victor_core.<family>`` and loaded the first time one of the
+        family's hooks is dispatched.
+
+        Args:
+            module_or_class: holds ``@hookspec`` functions.
+            family: the family name (default: the module's ``VICTOR_FAMILY``
+                attribute, else ``core``, which loads nothing).
+        """
+        family = family or getattr(module_or_class, "VICTOR_FAMILY", None) or _CORE
+        before = set(self.hook.__dict__)
+        super().add_hookspecs(module_or_class)
+        with self._lock:
+            for name in self.hook.__dict__:
+                caller = self.hook.__dict__[name]
+                if not isinstance(caller, HookCaller) or caller.spec is None:
+                    continue
+                if caller.spec.namespace is not module_or_class or name in self._hook_family:
+                    continue
+                self._hook_family[name] = family
+                if family == _CORE:
+                    continue
+                self._family_hooks.setdefault(family, []).append(caller)
+                if family not in self._loaded_families and (
+                    name not in before or type(caller) is HookCaller
+                ):
+                    caller.__class__ = _LazyHookCaller
+
+    def family_of(self, hook_name: str) -> str:
+        """The family of a hook (``core`` for hooks that load nothing)."""
+        try:
+            return self._hook_family[hook_name]
+        except KeyError:
+            raise HookError(
+                f"unknown hook {hook_name!r}: no hookspec defines it", hook=hook_name
+            ) from None
+
+    @property
+    def families(self) -> list[str]:
+        """Every family with hookspecs, built-in and added."""
+        return list(self._family_hooks)
+
+    def is_family_loaded(self, family: str) -> bool:
+        """Whether ``family``'s plugins have been imported."""
+        return family in self._loaded_families
+
+    def load_hook_family(self, hook_name: str) -> None:
+        """Load the family ``hook_name`` belongs to (nothing for ``core`` hooks)."""
+        family = self._hook_family.get(hook_name, _CORE)
+        if family != _CORE:
+            self.load_family(family)
+
+    def load_family(self, family: str) -> None:
+        """Import and register every plugin of ``family`` (once).
+
+        Raises:
+            PluginLoadError: with ``strict_plugins``, the first plugin that fails.
+        """
+        if family in self._loaded_families:
+            return
+        with self._lock:
+            if family in self._loaded_families:
+                return
+            # Mark first so that a plugin dispatching its own family while it is
+            # being imported reaches pluggy directly instead of recursing.
+            self._loaded_families.add(family)
+            for caller in self._family_hooks.get(family, ()):
+                if type(caller) is _LazyHookCaller:
+                    caller.__class__ = HookCaller
+            for name, (fam, module) in self._builtins.items():
+                if fam == family:
+                    self._load_one(family, name, module, builtin=True)
+            for entry in self._entries_of(family):
+                self._load_one(family, entry.name, entry.value)
+
+    def load_all(self) -> None:
+        """Load every family now (what ``lazy_loading_enabled=False`` does at start)."""
+        self._load_spec_modules()
+        for family in list(self._family_hooks):
+            self.load_family(family)
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def _all_entries(self) -> list[EntryRecord]:
+        if self._entries is None:
+            with self._lock:
+                if self._entries is None:
+                    entries = self._discovery.load() if self._discovery is not None else []
+                    if self._discovery is not None and self._discovery.warning:
+                        _warn("plugin_index_problem", message=self._discovery.warning)
+                    self._entries = entries
+        return self._entries
+
+    def _entries_of(self, family: str) -> list[EntryRecord]:
+        group = GROUP_PREFIX + family
+        return [e for e in self._all_entries() if e.group == group]
+
+    def refresh(self) -> None:
+        """Forget discovered entry points; the next use reads the index (or rescans)."""
+        with self._lock:
+            self._entries = None
+
+    def _load_spec_modules(self) -> bool:
+        """Import the hookspec modules of installed families (once). True if any were new."""
+        if self._specs_loaded:
+            return False
+        with self._lock:
+            if self._specs_loaded:
+                return False
+            self._specs_loaded = True
+            added = False
+            for entry in self._entries_of("hookspecs"):
+                if entry.name in self.settings.disabled_plugins:
+                    continue
+                try:
+                    module = _import_entry(entry.value)
+                except Exception as exc:
+                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    continue
+                self.add_hookspecs(module, family=entry.name)
+                added = True
+            return added
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_one(self, family: str, name: str, value: str, *, builtin: bool = False) -> None:
+        status = self._status.setdefault((family, name), _Status())
+        if name in self.settings.disabled_plugins:
+            return
+        existing = self._by_value.get(value)
+        if existing is not None:
+            # The same module listed twice (two groups, or a duplicated path entry)
+            # registers once.
+            status.loaded = True
+            status.plugin_name = self.get_name(existing)
+            return
+        start = time.perf_counter()
+        try:
+            plugin = _import_entry(value)
+        except Exception as exc:
+            self._fail(family, name, value, exc)
+            return
+        elapsed = time.perf_counter() - start
+        if self.is_registered(plugin):
+            self._by_value[value] = plugin
+            status.loaded = True
+            status.plugin_name = self.get_name(plugin)
+            return
+        plugin_name = name if self.get_plugin(name) is None else f"{family}.{name}"
+        try:
+            self.register(plugin, name=plugin_name)
+        except Exception as exc:
+            if self.is_registered(plugin):
+                self.unregister(plugin)
+            self._fail(family, name, value, exc)
+            return
+        self._by_value[value] = plugin
+        status.loaded = True
+        status.error = None
+        status.import_time_s = elapsed
+        status.plugin_name = plugin_name
+
+    def _fail(self, family: str, name: str, value: str, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        status = self._status.setdefault((family, name), _Status())
+        status.error = message
+        _warn(
+            "plugin_failed",
+            plugin=name,
+            family=family,
+            entry_point=value,
+            error=message,
+        )
+        if self.settings.strict_plugins:
+            raise PluginLoadError(
+                f"plugin {name!r} (entry point {value!r} of group "
+                f"'{GROUP_PREFIX}{family}') failed to load: {message}",
+                plugin=name,
+                entry_point=value,
+                family=family,
+            ) from exc
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin``; reject ``victor_*`` implementations no hookspec defines.
+
+        Raises:
+            PluginValidationError: an implementation of an unknown ``victor_`` hook.
+        """
+        plugin_name = super().register(plugin, name)
+        if plugin_name is None:
+            return None
+        unknown = [
+            hook.name
+            for hook in self.get_hookcallers(plugin) or ()
+            if hook.name.startswith("victor_") and hook.spec is None
+        ]
+        if unknown and self._load_spec_modules():
+            unknown = [n for n in unknown if self.hook.__dict__[n].spec is None]
+        if unknown:
+            self.unregister(plugin)
+            import difflib
+
+            hook = unknown[0]
+            close = difflib.get_close_matches(hook, list(self._hook_family), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise PluginValidationError(
+                f"plugin {plugin_name!r} implements {hook!r}, which no hookspec defines{hint}",
+                plugin=plugin_name,
+                hook=hook,
+            )
+        return plugin_name
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def list_plugins(self) -> list[PluginInfo]:
+        """Every known plugin, built-in and installed, without importing any."""
+        infos: list[PluginInfo] = []
+        disabled = set(self.settings.disabled_plugins)
+        for name, (family, module) in self._builtins.items():
+            infos.append(self._info(family, name, module, "victor-core", _own_version(), True))
+        for entry in self._all_entries():
+            if entry.group == HOOKSPECS_GROUP:
+                continue
+            infos.append(
+                self._info(
+                    entry.family,
+                    entry.name,
+                    entry.value,
+                    entry.dist_name,
+                    entry.dist_version,
+                    False,
+                    disabled=entry.name in disabled,
+                )
+            )
+        return infos
+
+    def _info(
+        self,
+        family: str,
+        name: str,
+        value: str,
+        dist: str,
+        version: str,
+        builtin: bool,
+        *,
+        disabled: bool = False,
+    ) -> PluginInfo:
+        status = self._status.get((family, name)) or _Status()
+        return PluginInfo(
+            name=name,
+            family=family,
+            entry_point=value,
+            dist_name=dist,
+            dist_version=version,
+            loaded=status.loaded,
+            error=status.error,
+            import_time_s=status.import_time_s,
+            disabled=disabled,
+            builtin=builtin,
+        )
+
+    # -- async dispatch --------------------------------------------------------------------
+
+    async def _acall(self, name: str, kwargs: dict[str, Any]) -> Any:
+        caller: HookCaller = getattr(self.hook, name)
+        self.load_hook_family(name)
+        spec = caller.spec
+        if spec is not None and spec.opts.get("firstresult"):
+            impls = caller.get_hookimpls()
+            if any(inspect.iscoroutinefunction(i.function) for i in impls):
+                return await _first_result(impls, kwargs)
+        result = caller(**kwargs)
+        if isinstance(result, list):
+            if any(inspect.isawaitable(r) for r in result):
+                import asyncio
+
+                return list(await asyncio.gather(*(_awaited(r) for r in result)))
+            return result
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+
+async def _awaited(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def _first_result(impls: Iterable[Any], kwargs: dict[str, Any]) -> Any:
+    # pluggy calls the last registered implementation first.
+    for impl in reversed(list(impls)):
+        if impl.hookwrapper or getattr(impl, "wrapper", False):
+            continue
+        args = [kwargs[a] for a in impl.argnames]
+        value = impl.function(*args)
+        if inspect.isawaitable(value):
+            value = await value
+        if value is not None:
+            return value
+    return None
+
+
+def _import_entry(value: str) -> Any:
+    module_name, _, attr = value.partition(":")
+    obj: Any = importlib.import_module(module_name.strip())
+    for part in attr.strip().split(".") if attr.strip() else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+def _own_version() -> str:
+    from victor_core import __version__
+
+    return __version__
+
+
+def _warn(event: str, **fields: Any) -> None:
+    from victor_core._log import get_logger
+
+    get_logger().warning(event, **fields)
+
+
+def iter_family_modules() -> dict[str, ModuleType]:
+    """The hookspec module of each built-in family (for documentation and tests)."""
+    return dict(_hookspecs.FAMILIES)

@@ -1,0 +1,608 @@
+"""Settings: every knob of victor-core, validated on construction and assignment.
+
+The names are those of the user's performance guide, so its examples work as
+written::
+
+    settings = Settings()
+    settings.max_parallel_workers = 16
+    settings.tool_selection_cache_ttl = 7200
+
+Sources, later ones winning: the defaults, a named profile
+(:meth:`Settings.profile`), a TOML file (:meth:`Settings.load`) and
+``VICTOR_<FIELD>`` environment variables (:meth:`Settings.from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attrs
+
+from victor_core.exceptions import SettingsError
+
+__all__ = ["PROFILES", "Settings", "UnknownSettingError"]
+
+
+class UnknownSettingError(SettingsError, AttributeError):
+    """A setting name that :class:`Settings` does not have."""
+
+
+# --- field builders ---------------------------------------------------------
+# Each field carries its documentation and a description of what it accepts in
+# its metadata; docs/configuration.md and the error messages both use them.
+
+
+def _fail(name: str, value: Any, accepts: str) -> SettingsError:
+    return SettingsError(f"{name} must be {accepts} (got {value!r})", field=name, value=value)
+
+
+def _check_bool(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise _fail(attribute.name, value, "a bool (True or False)")
+
+
+def _bool(default: bool, doc: str) -> Any:
+    return attrs.field(
+        default=default, validator=_check_bool, metadata={"doc": doc, "accepts": "a bool"}
+    )
+
+
+def _int(default: int, doc: str, *, lo: int, hi: int) -> Any:
+    accepts = f"an int between {lo} and {hi}"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise _fail(attribute.name, value, accepts)
+
+    return attrs.field(default=default, validator=check, metadata={"doc": doc, "accepts": accepts})
+
+
+def _float(default: float, doc: str, *, lo: float, hi: float, open_lo: bool = False) -> Any:
+    low = f"greater than {_fmt(lo)}" if open_lo else f"at least {_fmt(lo)}"
+    accepts = f"a number {low} and at most {_fmt(hi)}"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not ((value > lo if open_lo else value >= lo) and value <= hi):
+            ok = False
+        if not ok:
+            raise _fail(attribute.name, value, accepts)
+
+    return attrs.field(
+        default=default,
+        validator=check,
+        converter=_to_float,
+        metadata={"doc": doc, "accepts": accepts},
+    )
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(number)
+
+
+def _to_float(value: Any) -> Any:
+    # Ints are accepted for float settings (``ttl = 3600``); anything else is
+    # left alone so that the validator can name it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _str(default: str, doc: str, *, choices: tuple[str, ...] | None = None) -> Any:
+    accepts = "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, str) or (choices is not None and value not in choices):
+            raise _fail(attribute.name, value, accepts)
+
+    return attrs.field(default=default, validator=check, metadata={"doc": doc, "accepts": accepts})
+
+
+def _to_path(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        return Path(value).expanduser()
+    return value
+
+
+def _path(factory: Callable[[], Path], doc: str) -> Any:
+    accepts = "a path (str or pathlib.Path)"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, Path):
+            raise _fail(attribute.name, value, accepts)
+
+    return attrs.field(
+        factory=factory,
+        validator=check,
+        converter=_to_path,
+        metadata={"doc": doc, "accepts": accepts},
+    )
+
+
+def _to_str_tuple(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(value)
+    return value
+
+
+def _str_list(doc: str) -> Any:
+    accepts = "a list of strings"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            raise _fail(attribute.name, value, accepts)
+
+    return attrs.field(
+        factory=tuple,
+        validator=check,
+        converter=_to_str_tuple,
+        metadata={"doc": doc, "accepts": accepts},
+    )
+
+
+def _user_dir(kind: str) -> Path:
+    """The per-user cache or data directory of victor-core, by platform convention."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+        return base / "victor-core" / ("Cache" if kind == "cache" else "Data")
+    if sys.platform == "darwin":
+        sub = "Caches" if kind == "cache" else "Application Support"
+        return home / "Library" / sub / "victor-core"
+    if kind == "cache":
+        return Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "victor-core"
+    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "victor-core"
+
+
+_HOUR = 3600.0
+_DAY = 86400.0
+
+
+@attrs.define(init=False, repr=False, on_setattr=attrs.setters.NO_OP)
+class Settings:
+    """Validated settings of victor-core.
+
+    Construct with keyword arguments (``Settings(max_parallel_workers=4)``);
+    assign attributes afterwards; both validate. Unknown names and bad values
+    raise :class:`~victor_core.exceptions.SettingsError` naming the field, the
+    value and what it accepts.
+    """
+
+    # Lazy loading ------------------------------------------------------------
+    lazy_loading_enabled: bool = _bool(
+        True, "Import plugin modules only when a hook of their family is first dispatched."
+    )
+    lazy_loading_memory_threshold: int = _int(
+        500,
+        "Background warm-up preloads lazy families only while process memory (MB) is below this.",
+        lo=1,
+        hi=1_048_576,
+    )
+    lazy_loading_cpu_threshold: float = _float(
+        0.7,
+        "Background warm-up preloads lazy families only while system CPU use is below this fraction.",
+        lo=0.0,
+        hi=1.0,
+        open_lo=True,
+    )
+    lazy_loading_warmup: bool = _bool(
+        False, "Preload lazy families in the background after start-up, within the thresholds."
+    )
+    lazy_load_planning: bool = _bool(True, "Load the planning family on first use.")
+    lazy_load_memory: bool = _bool(True, "Load the memory family on first use.")
+    lazy_load_skills: bool = _bool(True, "Load the skills family on first use.")
+    lazy_load_personas: bool = _bool(True, "Load the personas family on first use.")
+    lazy_load_tool_executor: bool = _bool(
+        True, "Load the tools family and build the executor on first use (False: at start)."
+    )
+
+    # Parallel execution ---------------------------------------------------------
+    parallel_execution_enabled: bool = _bool(True, "Run independent tools and steps concurrently.")
+    max_parallel_workers: int = _int(
+        8, "Most tools or steps running at once.", lo=1, hi=256
+    )
+    parallel_threshold: int = _int(
+        2, "Fewest items for which execution goes parallel; fewer run in sequence.", lo=1, hi=10_000
+    )
+    skill_chaining_parallel_enabled: bool = _bool(
+        True, "Run independent steps of a skill chain concurrently."
+    )
+    tool_execution_timeout: float = _float(
+        30.0, "Seconds a tool may run before it fails with a timeout.", lo=0.0, hi=_DAY, open_lo=True
+    )
+
+    # Tool selection cache ------------------------------------------------------
+    tool_selection_cache_enabled: bool = _bool(True, "Cache tool selections.")
+    tool_selection_cache_size: int = _int(
+        1000, "Most entries in the tool-selection cache.", lo=1, hi=10_000_000
+    )
+    tool_selection_cache_ttl: float = _float(
+        _HOUR, "Seconds a tool selection stays cached.", lo=0.0, hi=365 * _DAY, open_lo=True
+    )
+    tool_selection_cache_query: bool = _bool(True, "Cache selections keyed by the query alone.")
+    tool_selection_cache_context: bool = _bool(
+        True, "Cache selections keyed by query and context (recent messages, stage)."
+    )
+    tool_selection_cache_rl: bool = _bool(True, "Cache the learned (RL) tool rankings.")
+    tool_selection_max_tools: int = _int(
+        10, "Most tools a selection returns.", lo=1, hi=10_000
+    )
+
+    # Response cache ---------------------------------------------------------------
+    response_cache_enabled: bool = _bool(True, "Cache provider responses.")
+    response_cache_size: int = _int(2000, "Most entries in the response cache.", lo=1, hi=10_000_000)
+    response_cache_ttl: float = _float(
+        1800.0, "Seconds a response stays cached.", lo=0.0, hi=365 * _DAY, open_lo=True
+    )
+
+    # Embedding cache ----------------------------------------------------------------
+    embedding_cache_enabled: bool = _bool(True, "Cache text embeddings.")
+    embedding_cache_size: int = _int(
+        10_000, "Most entries in the embedding cache.", lo=1, hi=100_000_000
+    )
+    embedding_cache_ttl: float = _float(
+        7 * _DAY, "Seconds an embedding stays cached.", lo=0.0, hi=3650 * _DAY, open_lo=True
+    )
+
+    # Cache maintenance --------------------------------------------------------------
+    cache_auto_invalidate: bool = _bool(
+        False, "Sweep expired cache entries periodically, off the request path."
+    )
+    cache_auto_invalidate_interval: float = _float(
+        _HOUR, "Seconds between sweeps of expired cache entries.", lo=1.0, hi=30 * _DAY
+    )
+
+    # Memory --------------------------------------------------------------------------
+    memory_limit_mb: int = _int(
+        4000, "Process memory (RSS, MB) at which victor-core sheds caches and pools.", lo=16, hi=1_048_576
+    )
+    memory_warning_threshold: float = _float(
+        0.8,
+        "Fraction of memory_limit_mb at which a warning is logged.",
+        lo=0.0,
+        hi=1.0,
+        open_lo=True,
+    )
+    enable_episodic_memory: bool = _bool(True, "Record and recall episodes.")
+    enable_semantic_memory: bool = _bool(True, "Store and search facts.")
+    episodic_memory_max_episodes: int = _int(
+        2000, "Most episodes kept (the oldest go first).", lo=1, hi=100_000_000
+    )
+    semantic_memory_max_facts: int = _int(
+        10_000, "Most facts kept (the least used go first).", lo=1, hi=100_000_000
+    )
+    use_memory_pools: bool = _bool(False, "Reuse pooled objects for frequent allocations.")
+    memory_pool_size: int = _int(1000, "Most objects kept in each memory pool.", lo=1, hi=10_000_000)
+    maintenance_enabled: bool = _bool(
+        False,
+        "Run periodic maintenance (old episodes, expired cache entries, consolidation).",
+    )
+    maintenance_interval: float = _float(
+        _HOUR, "Seconds between maintenance runs.", lo=1.0, hi=30 * _DAY
+    )
+    episode_retention_days: float = _float(
+        30.0, "Maintenance removes episodes older than this many days.", lo=0.0, hi=36_500.0, open_lo=True
+    )
+
+    # Connection pooling -------------------------------------------------------------
+    connection_pool_size: int = _int(20, "Connections kept open per pool.", lo=1, hi=10_000)
+    connection_pool_max_overflow: int = _int(
+        10, "Extra connections a pool may open beyond its size under load.", lo=0, hi=10_000
+    )
+
+    # Providers -----------------------------------------------------------------------
+    provider: str = _str(
+        "", "Provider that answers chat (for example 'openai' or 'ollama'); empty: none."
+    )
+    model: str = _str("", "Model the provider uses; empty: the provider's default.")
+    provider_base_url: str = _str(
+        "", "Base URL of an OpenAI-compatible server; empty: the provider's default."
+    )
+    provider_api_key: str = _str(
+        "", "API key for the provider; empty: read from the provider's usual variable."
+    )
+    openai_timeout: float = _float(30.0, "Seconds per OpenAI request.", lo=0.0, hi=_DAY, open_lo=True)
+    openai_max_retries: int = _int(3, "Retries of a failed OpenAI request.", lo=0, hi=100)
+    openai_concurrent_requests: int = _int(
+        10, "Most OpenAI requests in flight at once.", lo=1, hi=10_000
+    )
+    anthropic_timeout: float = _float(
+        30.0, "Seconds per Anthropic request.", lo=0.0, hi=_DAY, open_lo=True
+    )
+    anthropic_max_retries: int = _int(3, "Retries of a failed Anthropic request.", lo=0, hi=100)
+    anthropic_concurrent_requests: int = _int(
+        10, "Most Anthropic requests in flight at once.", lo=1, hi=10_000
+    )
+    google_timeout: float = _float(30.0, "Seconds per Google request.", lo=0.0, hi=_DAY, open_lo=True)
+    google_max_retries: int = _int(3, "Retries of a failed Google request.", lo=0, hi=100)
+    google_concurrent_requests: int = _int(
+        10, "Most Google requests in flight at once.", lo=1, hi=10_000
+    )
+    local_provider_timeout: float = _float(
+        120.0,
+        "Seconds per request to a local server (Ollama, vLLM, LM Studio, llama.cpp).",
+        lo=0.0,
+        hi=_DAY,
+        open_lo=True,
+    )
+    local_provider_batch_size: int = _int(
+        8, "Requests a local server is sent at once.", lo=1, hi=10_000
+    )
+    local_provider_max_retries: int = _int(
+        3, "Retries of a failed request to a local server.", lo=0, hi=100
+    )
+
+    # Planning -------------------------------------------------------------------------
+    enable_hierarchical_planning: bool = _bool(
+        True, "Split goals with sub-goals into nested plans."
+    )
+
+    # Metrics and monitoring ----------------------------------------------------------
+    metrics_enabled: bool = _bool(True, "Collect metrics of hooks, tools, caches and providers.")
+    monitoring_enabled: bool = _bool(
+        False, "Check latency, error rate and memory periodically and log warnings."
+    )
+    monitoring_interval: float = _float(
+        60.0, "Seconds between monitoring checks.", lo=0.1, hi=_DAY
+    )
+    latency_warning_ms: float = _float(
+        2000.0, "Average latency (ms) above which the monitor warns.", lo=0.0, hi=_DAY * 1000, open_lo=True
+    )
+    error_rate_threshold: float = _float(
+        0.05, "Error rate above which the monitor warns.", lo=0.0, hi=1.0
+    )
+
+    # Plugins and storage -------------------------------------------------------------
+    disabled_plugins: tuple[str, ...] = _str_list("Entry-point names that are never loaded.")
+    strict_plugins: bool = _bool(False, "Raise when a plugin fails to load instead of isolating it.")
+    cache_dir: Path = _path(lambda: _user_dir("cache"), "Directory of the persistent caches.")
+    data_dir: Path = _path(lambda: _user_dir("data"), "Directory of persistent memory and state.")
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - _FIELD_NAMES)
+        if unknown:
+            raise _unknown(unknown[0])
+        self.__attrs_init__(**values)  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        field = _FIELDS.get(name)
+        if field is None:
+            raise _unknown(name)
+        if field.converter is not None:
+            value = field.converter(value)  # type: ignore[call-arg]
+        if field.validator is not None:
+            field.validator(self, field, value)
+        object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in _FIELD_LIST
+            if f.name not in ("cache_dir", "data_dir") and getattr(self, f.name) != _default(f)
+        ]
+        return f"Settings({', '.join(changed)})"
+
+    # -- constructors -------------------------------------------------------------------
+
+    @classmethod
+    def profile(cls, name: str, **overrides: Any) -> Settings:
+        """Settings of a named profile of the guide, with ``overrides`` on top.
+
+        Args:
+            name: ``"default"``, ``"production"``, ``"high_throughput"``, ``"low_latency"``
+                or ``"low_memory"``.
+            overrides: further field values.
+
+        Raises:
+            SettingsError: an unknown profile or a bad override.
+        """
+        if name not in PROFILES:
+            raise SettingsError(
+                f"profile must be one of {', '.join(sorted(PROFILES))} (got {name!r})",
+                field="profile",
+                value=name,
+            )
+        return cls(**{**PROFILES[name], **overrides})
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, base: Settings | None = None
+    ) -> Settings:
+        """Settings from ``VICTOR_<FIELD>`` variables (and ``VICTOR_PROFILE``).
+
+        Bools accept 1/0, true/false, yes/no, on/off; lists are comma-separated.
+
+        Raises:
+            SettingsError: a variable whose value the field does not accept.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in _FIELD_LIST:
+            key = "VICTOR_" + field.name.upper()
+            if key in env:
+                values[field.name] = _parse_env(field, key, env[key])
+        profile = env.get("VICTOR_PROFILE")
+        if base is not None:
+            return base.evolve(**values)
+        if profile:
+            return cls.profile(profile, **values)
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Settings:
+        """Settings from a TOML file.
+
+        The file holds the fields at top level, or in a ``[victor]`` table, or in
+        ``[tool.victor]`` (so ``pyproject.toml`` works). A ``profile`` key selects a
+        named profile the other keys override.
+
+        Raises:
+            SettingsError: a missing or malformed file, an unknown key or a bad value.
+        """
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - exercised on 3.10 only
+            import tomli as tomllib
+
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(
+                f"settings file {str(file)!r} does not exist", field="path", value=str(file)
+            ) from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(
+                f"settings file {str(file)!r} is not valid TOML: {exc}",
+                field="path",
+                value=str(file),
+            ) from None
+        table: Any = data
+        if isinstance(data.get("tool"), dict) and "victor" in data["tool"]:
+            table = data["tool"]["victor"]
+        elif isinstance(data.get("victor"), dict):
+            table = data["victor"]
+        if not isinstance(table, dict):
+            raise SettingsError(
+                f"settings file {str(file)!r}: the victor table must be a table (got {table!r})",
+                field="path",
+                value=str(file),
+            )
+        values = dict(table)
+        profile = values.pop("profile", None)
+        if profile is not None:
+            return cls.profile(str(profile), **values)
+        return cls(**values)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def evolve(self, **changes: Any) -> Settings:
+        """A copy of these settings with ``changes`` applied (validated)."""
+        values = {f.name: getattr(self, f.name) for f in _FIELD_LIST}
+        unknown = sorted(set(changes) - _FIELD_NAMES)
+        if unknown:
+            raise _unknown(unknown[0])
+        values.update(changes)
+        return type(self)(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as JSON-friendly values (paths as strings, lists as lists)."""
+        out: dict[str, Any] = {}
+        for field in _FIELD_LIST:
+            value = getattr(self, field.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[field.name] = value
+        return out
+
+    def is_lazy(self, family: str) -> bool:
+        """Whether the plugins of ``family`` load on first dispatch rather than at start."""
+        if not self.lazy_loading_enabled:
+            return False
+        flag = _FAMILY_FLAGS.get(family)
+        return True if flag is None else bool(getattr(self, flag))
+
+    @staticmethod
+    def field_docs() -> dict[str, tuple[Any, str, str]]:
+        """``{name: (default, doc, accepts)}`` for every setting, in declaration order."""
+        return {
+            f.name: (_default(f), f.metadata["doc"], f.metadata["accepts"]) for f in _FIELD_LIST
+        }
+
+
+def _default(field: attrs.Attribute[Any]) -> Any:
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory()  # type: ignore[attr-defined]
+    return default
+
+
+_FIELD_LIST: tuple[attrs.Attribute[Any], ...] = tuple(attrs.fields(Settings))
+_FIELDS: dict[str, attrs.Attribute[Any]] = {f.name: f for f in _FIELD_LIST}
+_FIELD_NAMES = frozenset(_FIELDS)
+_FAMILY_FLAGS = {
+    "planning": "lazy_load_planning",
+    "memory": "lazy_load_memory",
+    "skills": "lazy_load_skills",
+    "personas": "lazy_load_personas",
+    "tools": "lazy_load_tool_executor",
+}
+
+
+def _unknown(name: str) -> UnknownSettingError:
+    import difflib
+
+    close = difflib.get_close_matches(name, _FIELD_NAMES, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "; see docs/configuration.md"
+    return UnknownSettingError(f"unknown setting {name!r}{hint}", field=name, value=None)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_env(field: attrs.Attribute[Any], key: str, raw: str) -> Any:
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    text = raw.strip()
+    try:
+        if kind == "bool":
+            low = text.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise SettingsError(
+            f"{key} must be {field.metadata['accepts']} (got {raw!r})", field=field.name, value=raw
+        ) from None
+    return text  # str, path and list fields convert themselves
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "production": {
+        "lazy_loading_enabled": True,
+        "parallel_execution_enabled": True,
+        "max_parallel_workers": 8,
+        "tool_selection_cache_enabled": True,
+        "tool_selection_cache_size": 1000,
+        "response_cache_enabled": True,
+        "response_cache_size": 2000,
+        "memory_limit_mb": 4000,
+        "episodic_memory_max_episodes": 2000,
+        "semantic_memory_max_facts": 10_000,
+        "connection_pool_size": 20,
+        "connection_pool_max_overflow": 10,
+    },
+    "high_throughput": {
+        "max_parallel_workers": 16,
+        "connection_pool_size": 50,
+        "tool_selection_cache_size": 2000,
+        "response_cache_size": 5000,
+        "enable_episodic_memory": False,
+        "enable_semantic_memory": False,
+    },
+    "low_latency": {
+        "lazy_loading_enabled": True,
+        "parallel_execution_enabled": True,
+        "tool_selection_cache_size": 2000,
+        "enable_hierarchical_planning": False,
+    },
+    "low_memory": {
+        "tool_selection_cache_size": 250,
+        "episodic_memory_max_episodes": 500,
+        "maintenance_enabled": True,
+    },
+}

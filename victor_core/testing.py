@@ -1,0 +1,175 @@
+"""Testing helpers for victor-core plugins (a pytest plugin, enabled on install).
+
+Fixtures:
+
+``victor_settings``
+    :class:`~victor_core.Settings` whose ``cache_dir`` and ``data_dir`` are in
+    the test's temporary directory.
+``victor_plugin_manager``
+    A fresh :class:`~victor_core.PluginManager` on those settings that
+    discovers the installed plugins (with its index in the temporary cache).
+``victor_register``
+    ``victor_register(plugin, name=None)`` registers an inline plugin (a
+    class or module with ``@hookimpl`` functions) on ``victor_plugin_manager``.
+``victor_orchestrator``
+    An :class:`~victor_core.AgentOrchestrator` on those settings and that
+    manager, closed after the test.
+``victor_entry_points``
+    Installs throw-away distributions with real entry points on a temporary
+    ``sys.path`` entry: ``victor_entry_points.add("my-plugin", {"victor_core.tools":
+    {"mine": "my_plugin"}}, modules={"my_plugin": "...source..."})``.
+
+:func:`make_distribution` does the same outside pytest.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+import pytest
+
+from victor_core.plugins import PluginManager
+from victor_core.settings import Settings
+
+if TYPE_CHECKING:
+    from victor_core.orchestrator import AgentOrchestrator
+
+__all__ = ["EntryPointInstaller", "make_distribution"]
+
+_DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def make_distribution(
+    site: Path,
+    name: str,
+    entry_points: Mapping[str, Mapping[str, str]],
+    *,
+    version: str = "1.0",
+    modules: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a distribution into the folder ``site`` (as pip would) and return its dist-info.
+
+    Args:
+        site: a folder that is (or will be) on ``sys.path``.
+        name: the distribution name (``my-plugin``).
+        entry_points: ``{group: {entry-point name: "module[:attr]"}}``.
+        version: its version.
+        modules: ``{"dotted.module": "source"}`` files to write beside it
+            (packages get ``__init__.py`` files as needed).
+
+    Raises:
+        ValueError: ``name`` is not a valid distribution name.
+    """
+    if not _DIST_NAME.match(name):
+        raise ValueError(
+            f"distribution name must be letters, digits, '.', '_' or '-' (got {name!r})"
+        )
+    site.mkdir(parents=True, exist_ok=True)
+    normal = re.sub(r"[-_.]+", "_", name)
+    info = site / f"{normal}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+    )
+    lines = []
+    for group, eps in entry_points.items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{ep_name} = {value}" for ep_name, value in eps.items())
+        lines.append("")
+    (info / "entry_points.txt").write_text("\n".join(lines), encoding="utf-8")
+    (info / "INSTALLER").write_text("victor-core-testing\n", encoding="utf-8")
+    for module, source in (modules or {}).items():
+        parts = module.split(".")
+        folder = site.joinpath(*parts[:-1])
+        for depth in range(1, len(parts)):
+            pkg = site.joinpath(*parts[:depth])
+            pkg.mkdir(exist_ok=True)
+            init = pkg / "__init__.py"
+            if not init.exists():
+                init.write_text("", encoding="utf-8")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{parts[-1]}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    (info / "RECORD").write_text("", encoding="utf-8")
+    return info
+
+
+class EntryPointInstaller:
+    """Installs temporary entry-point distributions on a ``sys.path`` entry."""
+
+    def __init__(self, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.site = site
+        self._monkeypatch = monkeypatch
+        self._modules: list[str] = []
+        site.mkdir(parents=True, exist_ok=True)
+        monkeypatch.syspath_prepend(str(site))
+
+    def add(
+        self,
+        name: str,
+        entry_points: Mapping[str, Mapping[str, str]],
+        *,
+        version: str = "1.0",
+        modules: Mapping[str, str] | None = None,
+    ) -> Path:
+        """Install a distribution; see :func:`make_distribution`."""
+        self._modules.extend(modules or {})
+        return make_distribution(
+            self.site, name, entry_points, version=version, modules=modules
+        )
+
+    def cleanup(self) -> None:
+        """Forget the modules the distributions defined (so the next test imports afresh)."""
+        for module in self._modules:
+            for loaded in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+                del sys.modules[loaded]
+
+
+@pytest.fixture
+def victor_settings(tmp_path: Path) -> Settings:
+    """Settings with ``cache_dir`` and ``data_dir`` in the test's temporary directory."""
+    return Settings(cache_dir=tmp_path / "victor-cache", data_dir=tmp_path / "victor-data")
+
+
+@pytest.fixture
+def victor_entry_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EntryPointInstaller]:
+    """Install throw-away distributions with real entry points for this test."""
+    installer = EntryPointInstaller(tmp_path / "victor-site", monkeypatch)
+    yield installer
+    installer.cleanup()
+
+
+@pytest.fixture
+def victor_plugin_manager(victor_settings: Settings) -> PluginManager:
+    """A fresh plugin manager that discovers installed plugins."""
+    return PluginManager(victor_settings)
+
+
+@pytest.fixture
+def victor_register(victor_plugin_manager: PluginManager) -> Any:
+    """``victor_register(plugin, name=None)``: register an inline plugin for this test."""
+
+    def register(plugin: object, name: str | None = None) -> str | None:
+        return victor_plugin_manager.register(plugin, name=name)
+
+    return register
+
+
+@pytest.fixture
+def victor_orchestrator(
+    victor_settings: Settings, victor_plugin_manager: PluginManager
+) -> Iterator[AgentOrchestrator]:
+    """An orchestrator on the test's settings and plugin manager, closed afterwards."""
+    from victor_core.orchestrator import AgentOrchestrator
+
+    orchestrator = AgentOrchestrator(victor_settings, plugin_manager=victor_plugin_manager)
+    yield orchestrator
+    if not orchestrator._closed:
+        import asyncio
+
+        asyncio.run(orchestrator.aclose())
