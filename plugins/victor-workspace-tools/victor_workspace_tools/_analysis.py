@@ -1,4 +1,7 @@
-"""Static analysis of Python code with :mod:`ast`: definitions, complexity, long functions, TODOs."""
+"""Static analysis of Python code with :mod:`ast`.
+
+It finds definitions, a cyclomatic-style complexity, long functions and TODO comments.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +56,9 @@ def complexity(node: ast.AST) -> int:
     return score
 
 
-def analyze_source(source: str, filename: str = "<string>", *, long_lines: int = 50) -> dict[str, Any]:
+def analyze_source(
+    source: str, filename: str = "<string>", *, long_lines: int = 50
+) -> dict[str, Any]:
     """Analyse Python ``source``.
 
     Returns:
@@ -96,9 +101,7 @@ def analyze_source(source: str, filename: str = "<string>", *, long_lines: int =
                 visit(child, prefix)
 
     visit(tree, "")
-    long_functions = [
-        d for d in definitions if d["kind"] == "function" and d["lines"] > long_lines
-    ]
+    long_functions = [d for d in definitions if d["kind"] == "function" and d["lines"] > long_lines]
     return {
         "definitions": definitions,
         "todos": todos,
@@ -114,9 +117,8 @@ def _todos(source: str) -> list[dict[str, Any]]:
             if tok.type == tokenize.COMMENT:
                 match = _TODO.search(tok.string)
                 if match:
-                    found.append(
-                        {"line": tok.start[0], "tag": match.group(1), "text": match.group(2).strip()}
-                    )
+                    tag, text = match.group(1), match.group(2).strip()
+                    found.append({"line": tok.start[0], "tag": tag, "text": text})
     except (tokenize.TokenError, SyntaxError, IndentationError):
         # Broken code still gets its TODOs found line by line.
         for number, line in enumerate(source.splitlines(), 1):
@@ -130,6 +132,7 @@ def _todos(source: str) -> list[dict[str, Any]]:
 def analyze_code(
     path: str = ".",
     file: str | None = None,
+    *,
     long_function_lines: int = 50,
     complexity_threshold: int = 10,
     max_files: int = 500,

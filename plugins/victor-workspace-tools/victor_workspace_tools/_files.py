@@ -87,6 +87,7 @@ def language_of(path: Path) -> str | None:
 def list_files(
     path: str = ".",
     directory: str = ".",
+    *,
     pattern: str | None = None,
     max_files: int = 1000,
 ) -> dict[str, Any]:
@@ -126,6 +127,7 @@ def list_files(
 def read_file(
     file: str | None = None,
     path: str = ".",
+    *,
     start_line: int = 1,
     end_line: int | None = None,
     max_bytes: int = _MAX_READ_BYTES,
@@ -207,6 +209,7 @@ def first_file(inputs: dict[str, Any] | None) -> str | None:
 def search_code(
     pattern: str,
     path: str = ".",
+    *,
     glob: str | None = None,
     context: int = 2,
     ignore_case: bool = False,

@@ -19,6 +19,7 @@ _COUNT = re.compile(
 _FAILED = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$")
 _TAIL_LINES = 30
 _GIT_TIMEOUT = 20.0
+_LOG_FORMAT = "%h%x09%an%x09%ad%x09%s"
 
 
 def parse_pytest_summary(output: str) -> dict[str, Any]:
@@ -54,6 +55,7 @@ def parse_pytest_summary(output: str) -> dict[str, Any]:
 def run_tests(
     path: str = ".",
     file: str | None = None,
+    *,
     timeout: float = 120.0,
     args: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -61,7 +63,8 @@ def run_tests(
 
     Args:
         path: the workspace root (the tests run there).
-        file: a test file, directory or node id inside the workspace (default: pytest's own discovery).
+        file: a test file, directory or node id inside the workspace (default:
+            pytest's own discovery).
         timeout: seconds before the run is stopped and reported as timed out.
         args: extra pytest arguments (``["-k", "slow"]``).
 
@@ -82,7 +85,7 @@ def run_tests(
     for var in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER"):
         env.pop(var, None)
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.run(
             command,
             cwd=ws.root,
             capture_output=True,
@@ -141,7 +144,7 @@ def _git(ws: Workspace, *argv: str) -> subprocess.CompletedProcess[str] | dict[s
             "summary": "git is not installed; no repository information",
             "highlights": [],
         }
-    probe = subprocess.run(  # noqa: S603 - fixed argv
+    probe = subprocess.run(
         [git, "-C", str(ws.root), "rev-parse", "--is-inside-work-tree"],
         capture_output=True,
         text=True,
@@ -156,7 +159,7 @@ def _git(ws: Workspace, *argv: str) -> subprocess.CompletedProcess[str] | dict[s
             "summary": f"{ws.root} is not a git repository",
             "highlights": [],
         }
-    return subprocess.run(  # noqa: S603 - fixed argv
+    return subprocess.run(
         [git, "-C", str(ws.root), *argv],
         capture_output=True,
         text=True,
@@ -220,7 +223,9 @@ def git_log(path: str = ".", limit: int = 10) -> dict[str, Any]:
         ``repository``, ``commits`` (each ``hash``, ``author``, ``date``, ``subject``), ``summary``.
     """
     ws = Workspace(path)
-    proc = _git(ws, "log", f"-n{max(1, int(limit))}", "--date=short", "--pretty=format:%h%x09%an%x09%ad%x09%s")
+    proc = _git(
+        ws, "log", f"-n{max(1, int(limit))}", "--date=short", f"--pretty=format:{_LOG_FORMAT}"
+    )
     if isinstance(proc, dict):
         return proc
     if proc.returncode != 0:

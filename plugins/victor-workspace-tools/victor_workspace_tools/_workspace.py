@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from victor_core.exceptions import ToolError
 
@@ -243,7 +243,7 @@ class Workspace:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             is_link = entry.is_symlink()
             is_dir = entry.is_dir(follow_symlinks=False)
-            if is_dir and entry.name in DEFAULT_IGNORED_DIRS:
+            if is_dir and (entry.name in DEFAULT_IGNORED_DIRS or entry.name.endswith(".egg-info")):
                 continue
             if respect and self._ignored(ignores, rel, is_dir=is_dir):
                 continue
