@@ -1,0 +1,670 @@
+"""The built-in memory backend: one SQLite file under ``data_dir``.
+
+Registered lazily as the plugin ``sqlite-memory`` of the ``memory`` family
+(see :data:`victor_core.plugins.DEFAULT_PLUGINS`); it answers
+``victor_memory_backend`` last, so an installed backend plugin wins.
+
+Why it looks the way it does:
+
+* WAL journal with ``synchronous=NORMAL``: a committed transaction survives
+  the process being killed at any point (``kill -9``); only a power loss or
+  an operating-system crash may lose the last few commits.
+* Every call runs on one worker thread that owns the connection, so the event
+  loop never waits on disk and no two statements race on the connection.
+* Episode and fact counts are kept in a table by triggers, so enforcing the
+  hard caps costs one indexed read per write, not a ``count(*)`` scan.
+* Text search uses FTS5 (ranked by bm25) when the SQLite library has it and
+  falls back to ``LIKE`` matching otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+from victor_core._markers import hookimpl
+from victor_core.exceptions import MemoryStoreError
+from victor_core.memory import Episode, Fact, fact_key
+
+if TYPE_CHECKING:
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    from victor_core.settings import Settings
+
+__all__ = ["DB_FILENAME", "SqliteMemoryBackend", "victor_memory_backend"]
+
+T = TypeVar("T")
+
+#: File name of the database inside ``settings.data_dir``.
+DB_FILENAME = "memory.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT OR IGNORE INTO counts VALUES ('episodes', 0), ('facts', 0);
+CREATE TABLE IF NOT EXISTS episodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    goal TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS episodes_created_at ON episodes (created_at);
+CREATE TABLE IF NOT EXISTS facts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_used_at REAL NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_usage ON facts (uses, last_used_at, id);
+CREATE TRIGGER IF NOT EXISTS episodes_count_ins AFTER INSERT ON episodes BEGIN
+    UPDATE counts SET n = n + 1 WHERE name = 'episodes';
+END;
+CREATE TRIGGER IF NOT EXISTS episodes_count_del AFTER DELETE ON episodes BEGIN
+    UPDATE counts SET n = n - 1 WHERE name = 'episodes';
+END;
+CREATE TRIGGER IF NOT EXISTS facts_count_ins AFTER INSERT ON facts BEGIN
+    UPDATE counts SET n = n + 1 WHERE name = 'facts';
+END;
+CREATE TRIGGER IF NOT EXISTS facts_count_del AFTER DELETE ON facts BEGIN
+    UPDATE counts SET n = n - 1 WHERE name = 'facts';
+END;
+"""
+
+# External-content FTS5 tables kept in step by triggers, inside the same
+# transaction as the row they index.
+_FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS episodes_fts USING fts5(
+    goal, outcome, actions, content='episodes', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS episodes_fts_ins AFTER INSERT ON episodes BEGIN
+    INSERT INTO episodes_fts (rowid, goal, outcome, actions)
+    VALUES (new.id, new.goal, new.outcome, new.actions);
+END;
+CREATE TRIGGER IF NOT EXISTS episodes_fts_del AFTER DELETE ON episodes BEGIN
+    INSERT INTO episodes_fts (episodes_fts, rowid, goal, outcome, actions)
+    VALUES ('delete', old.id, old.goal, old.outcome, old.actions);
+END;
+CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(
+    text, content='facts', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS facts_fts_ins AFTER INSERT ON facts BEGIN
+    INSERT INTO facts_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS facts_fts_del AFTER DELETE ON facts BEGIN
+    INSERT INTO facts_fts (facts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS facts_fts_upd AFTER UPDATE OF text ON facts BEGIN
+    INSERT INTO facts_fts (facts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO facts_fts (rowid, text) VALUES (new.id, new.text);
+END;
+"""
+
+_EPISODE_COLUMNS = "id, goal, actions, outcome, created_at, metadata"
+_FACT_COLUMNS = "id, text, sources, uses, created_at, updated_at, last_used_at, metadata"
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Terms beyond this many add little to ranking and slow the query down.
+_MAX_TERMS = 16
+
+
+@hookimpl
+def victor_memory_backend(settings: Settings) -> SqliteMemoryBackend:
+    """The default backend: ``settings.data_dir / "memory.sqlite3"``."""
+    return SqliteMemoryBackend(Path(settings.data_dir) / DB_FILENAME)
+
+
+def _fts5_available() -> bool:
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE probe USING fts5(a)")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of ``query`` used for matching (at most 16, duplicates dropped)."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(query.lower()):
+        seen.setdefault(word, None)
+    return list(seen)[:_MAX_TERMS]
+
+
+class SqliteMemoryBackend:
+    """Episodes and facts in one SQLite database file.
+
+    Args:
+        path: the database file (its directory is created with mode 0700).
+        fts: use FTS5 for search; None (default) uses it where SQLite has it,
+            False forces the ``LIKE`` fallback.
+        clock: seconds since the epoch, for the timestamps of fact use.
+
+    Every method is a coroutine running its SQL on the backend's own worker
+    thread. The file opens on the first call; :meth:`aclose` closes it.
+
+    Raises:
+        MemoryStoreError: (from any method) the file cannot be opened or is not
+            a victor-core memory database.
+    """
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fts: bool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self._want_fts = fts
+        self.fts = False
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<SqliteMemoryBackend {str(self.path)!r} fts={self.fts}>"
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        import asyncio
+
+        with self._lock:
+            if self._closed:
+                raise MemoryStoreError(f"memory database {str(self.path)!r} is closed")
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="victor-memory")
+            executor = self._executor
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, self._call, func)
+
+    def _call(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        import sqlite3
+
+        try:
+            return func(self._connect())
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(
+                f"memory database {str(self.path)!r} failed: {exc}"
+            ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        import sqlite3
+
+        directory = self.path.parent
+        if not directory.exists():
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        is_new = not self.path.exists()
+        try:
+            # Autocommit mode: transactions are opened explicitly with BEGIN.
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(
+                f"cannot open memory database {str(self.path)!r}: {exc}"
+            ) from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            if is_new:
+                os.chmod(self.path, 0o600)
+            use_fts = _fts5_available() if self._want_fts is None else self._want_fts
+            # executescript() commits first, so the script carries its own transaction.
+            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            conn.execute("BEGIN IMMEDIATE")
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if version is None:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif version[0] != str(SCHEMA_VERSION):
+                conn.execute("ROLLBACK")
+                raise MemoryStoreError(
+                    f"memory database {str(self.path)!r} has schema version {version[0]}; "
+                    f"this victor-core reads version {SCHEMA_VERSION}"
+                )
+            has_fts = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'episodes_fts'"
+            ).fetchone()
+            conn.execute("COMMIT")
+            if use_fts and not has_fts:
+                # The rebuilds index rows written before the index existed.
+                conn.executescript(
+                    "BEGIN IMMEDIATE;" + _FTS_SCHEMA
+                    + "INSERT INTO episodes_fts (episodes_fts) VALUES ('rebuild');"
+                    "INSERT INTO facts_fts (facts_fts) VALUES ('rebuild');COMMIT;"
+                )
+            self.fts = bool(use_fts)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise MemoryStoreError(
+                f"memory database {str(self.path)!r} is not usable ({exc}); "
+                "move it away to start with empty memory"
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    async def aclose(self) -> None:
+        """Close the database and stop the worker thread (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(executor, self._close_conn)
+        executor.shutdown(wait=True)
+
+    def _close_conn(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- episodes ----------------------------------------------------------------------
+
+    async def add_episodes(
+        self, episodes: Sequence[Episode], *, max_episodes: int
+    ) -> tuple[list[Episode], int]:
+        """Store ``episodes`` in one transaction, then trim to ``max_episodes``.
+
+        Returns:
+            The stored episodes (with ids) and the number of episodes now kept.
+        """
+        rows = [
+            (
+                e.goal,
+                _dumps(list(e.actions)),
+                _dumps(e.outcome),
+                e.created_at,
+                _dumps(dict(e.metadata)),
+            )
+            for e in episodes
+        ]
+
+        def work(conn: sqlite3.Connection) -> tuple[list[Episode], int]:
+            with _transaction(conn):
+                first = _next_id(conn, "episodes")
+                conn.executemany(
+                    "INSERT INTO episodes (goal, actions, outcome, created_at, metadata) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                count = _count(conn, "episodes")
+                if count > max_episodes:
+                    # The most recently recorded (highest ids) are kept.
+                    conn.execute(
+                        "DELETE FROM episodes WHERE id IN "
+                        "(SELECT id FROM episodes ORDER BY id LIMIT ?)",
+                        (count - max_episodes,),
+                    )
+                    count = max_episodes
+            stored = [
+                Episode(
+                    id=first + i,
+                    goal=e.goal,
+                    actions=e.actions,
+                    outcome=e.outcome,
+                    created_at=e.created_at,
+                    metadata=e.metadata,
+                )
+                for i, e in enumerate(episodes)
+            ]
+            return stored, count
+
+        return await self._run(work)
+
+    async def count_episodes(self) -> int:
+        """The number of stored episodes."""
+        return await self._run(lambda conn: _count(conn, "episodes"))
+
+    async def recent_episodes(self, limit: int) -> list[Episode]:
+        """The ``limit`` most recently recorded episodes, newest first."""
+
+        def work(conn: sqlite3.Connection) -> list[Episode]:
+            cur = conn.execute(
+                f"SELECT {_EPISODE_COLUMNS} FROM episodes ORDER BY id DESC LIMIT ?", (limit,)
+            )
+            return [_episode(row) for row in cur]
+
+        return await self._run(work)
+
+    async def list_episodes(self) -> list[Episode]:
+        """Every stored episode, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[Episode]:
+            cur = conn.execute(f"SELECT {_EPISODE_COLUMNS} FROM episodes ORDER BY id")
+            return [_episode(row) for row in cur]
+
+        return await self._run(work)
+
+    async def search_episodes(self, query: str, limit: int) -> list[Episode]:
+        """Episodes matching words of ``query``, best first (then newest first)."""
+        terms = search_terms(query)
+        if not terms:
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[Episode]:
+            if self.fts:
+                sql = (
+                    f"SELECT {', '.join('e.' + c for c in _EPISODE_COLUMNS.split(', '))} "
+                    "FROM episodes_fts JOIN episodes e ON e.id = episodes_fts.rowid "
+                    "WHERE episodes_fts MATCH ? ORDER BY episodes_fts.rank, e.id DESC LIMIT ?"
+                )
+                cur = conn.execute(sql, (_fts_query(terms), limit))
+            else:
+                text = "(goal || ' ' || outcome || ' ' || actions)"
+                cur = _like_search(conn, "episodes", _EPISODE_COLUMNS, text, terms, limit)
+            return [_episode(row) for row in cur]
+
+        return await self._run(work)
+
+    async def delete_episodes_before(self, cutoff: float) -> int:
+        """Delete episodes created before ``cutoff`` (epoch seconds); return how many."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                cur = conn.execute("DELETE FROM episodes WHERE created_at < ?", (cutoff,))
+                return cur.rowcount
+
+        return await self._run(work)
+
+    # -- facts -------------------------------------------------------------------------
+
+    async def add_facts(
+        self, facts: Sequence[Fact], *, max_facts: int, reinforce: bool = True
+    ) -> tuple[list[Fact], int]:
+        """Insert or update facts (matched by :func:`~victor_core.memory.fact_key`).
+
+        A fact whose key exists is updated: its source episodes and metadata are
+        merged in and, with ``reinforce``, its use count goes up by one. Then the
+        least used facts (oldest use first) beyond ``max_facts`` are deleted,
+        never one written by this call unless the call alone exceeds the cap.
+
+        Returns:
+            The stored facts, in the order given, and the number now kept.
+        """
+
+        def work(conn: sqlite3.Connection) -> tuple[list[Fact], int]:
+            out: list[Fact] = []
+            with _transaction(conn):
+                for fact in facts:
+                    out.append(_upsert_fact(conn, fact, reinforce=reinforce))
+                count = _count(conn, "facts")
+                if count > max_facts:
+                    count = _trim_facts(conn, max_facts, [f.id for f in out])
+            return out, count
+
+        return await self._run(work)
+
+    async def replace_facts(self, updates: Sequence[Fact], delete_ids: Sequence[int]) -> None:
+        """Overwrite facts by id and delete others, in one transaction (consolidation)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.executemany(
+                    "UPDATE facts SET text = ?, sources = ?, uses = ?, updated_at = ?, "
+                    "last_used_at = ?, metadata = ? WHERE id = ?",
+                    [
+                        (
+                            f.text,
+                            _dumps(list(f.source_episodes)),
+                            f.uses,
+                            f.updated_at,
+                            f.last_used_at,
+                            _dumps(dict(f.metadata)),
+                            f.id,
+                        )
+                        for f in updates
+                    ],
+                )
+                conn.executemany("DELETE FROM facts WHERE id = ?", [(i,) for i in delete_ids])
+
+        await self._run(work)
+
+    async def count_facts(self) -> int:
+        """The number of stored facts."""
+        return await self._run(lambda conn: _count(conn, "facts"))
+
+    async def list_facts(self) -> list[Fact]:
+        """Every stored fact, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[Fact]:
+            cur = conn.execute(f"SELECT {_FACT_COLUMNS} FROM facts ORDER BY id")
+            return [_fact(row) for row in cur]
+
+        return await self._run(work)
+
+    async def search_facts(self, query: str, limit: int) -> list[Fact]:
+        """Facts matching words of ``query``, best first; each found fact counts a use."""
+        terms = search_terms(query)
+        if not terms:
+            return []
+        now = self._clock()
+
+        def work(conn: sqlite3.Connection) -> list[Fact]:
+            if self.fts:
+                sql = (
+                    f"SELECT {', '.join('f.' + c for c in _FACT_COLUMNS.split(', '))} "
+                    "FROM facts_fts JOIN facts f ON f.id = facts_fts.rowid "
+                    "WHERE facts_fts MATCH ? ORDER BY facts_fts.rank, f.id DESC LIMIT ?"
+                )
+                rows = conn.execute(sql, (_fts_query(terms), limit)).fetchall()
+            else:
+                rows = _like_search(conn, "facts", _FACT_COLUMNS, "text", terms, limit).fetchall()
+            found = [_fact(row) for row in rows]
+            if found:
+                # Use counts drive which facts survive the cap.
+                with _transaction(conn):
+                    conn.executemany(
+                        "UPDATE facts SET uses = uses + 1, last_used_at = ? WHERE id = ?",
+                        [(now, f.id) for f in found],
+                    )
+            return found
+
+        return await self._run(work)
+
+    # -- information -------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        """Counts, file size and search mode of the database."""
+
+        def work(conn: sqlite3.Connection) -> dict[str, Any]:
+            size = 0
+            for suffix in ("", "-wal"):
+                try:
+                    size += os.stat(str(self.path) + suffix).st_size
+                except OSError:
+                    pass
+            return {
+                "backend": self.name,
+                "path": str(self.path),
+                "episodes": _count(conn, "episodes"),
+                "facts": _count(conn, "facts"),
+                "size_bytes": size,
+                "search": "fts5" if self.fts else "like",
+            }
+
+        return await self._run(work)
+
+
+# -- SQL helpers ---------------------------------------------------------------------------
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _count(conn: sqlite3.Connection, name: str) -> int:
+    row = conn.execute("SELECT n FROM counts WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    # AUTOINCREMENT ids never repeat; inside the write transaction nobody else
+    # can insert, so the new rows get consecutive ids from here.
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return (int(row[0]) if row else 0) + 1
+
+
+def _upsert_fact(conn: sqlite3.Connection, fact: Fact, *, reinforce: bool) -> Fact:
+    key = fact_key(fact.text)
+    row = conn.execute(f"SELECT {_FACT_COLUMNS} FROM facts WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO facts (key, text, sources, uses, created_at, updated_at, last_used_at, "
+            "metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                fact.text,
+                _dumps(list(fact.source_episodes)),
+                fact.uses,
+                fact.created_at,
+                fact.updated_at,
+                fact.last_used_at,
+                _dumps(dict(fact.metadata)),
+            ),
+        )
+        return Fact(
+            id=int(cur.lastrowid or 0),
+            text=fact.text,
+            source_episodes=fact.source_episodes,
+            uses=fact.uses,
+            created_at=fact.created_at,
+            updated_at=fact.updated_at,
+            last_used_at=fact.last_used_at,
+            metadata=fact.metadata,
+        )
+    old = _fact(row)
+    sources = tuple(sorted(set(old.source_episodes) | set(fact.source_episodes)))
+    metadata = {**old.metadata, **fact.metadata}
+    uses = old.uses + (1 if reinforce else 0)
+    changed = reinforce or sources != old.source_episodes or metadata != old.metadata
+    updated_at = fact.updated_at if changed else old.updated_at
+    last_used = fact.last_used_at if reinforce else old.last_used_at
+    if changed:
+        conn.execute(
+            "UPDATE facts SET sources = ?, uses = ?, updated_at = ?, last_used_at = ?, "
+            "metadata = ? WHERE id = ?",
+            (_dumps(list(sources)), uses, updated_at, last_used, _dumps(metadata), old.id),
+        )
+    return Fact(
+        id=old.id,
+        text=old.text,
+        source_episodes=sources,
+        uses=uses,
+        created_at=old.created_at,
+        updated_at=updated_at,
+        last_used_at=last_used,
+        metadata=metadata,
+    )
+
+
+def _trim_facts(conn: sqlite3.Connection, max_facts: int, keep_ids: list[int]) -> int:
+    # Least used first, then least recently used; the facts just written stay
+    # unless they alone exceed the cap (then their oldest go).
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS keep_ids (id INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO keep_ids VALUES (?)", [(i,) for i in keep_ids])
+    conn.execute(
+        "DELETE FROM facts WHERE id IN (SELECT id FROM facts WHERE id NOT IN keep_ids "
+        "ORDER BY uses, last_used_at, id LIMIT ?)",
+        (_count(conn, "facts") - max_facts,),
+    )
+    conn.execute("DELETE FROM keep_ids")
+    excess = _count(conn, "facts") - max_facts
+    if excess > 0:
+        conn.execute(
+            "DELETE FROM facts WHERE id IN (SELECT id FROM facts ORDER BY id LIMIT ?)", (excess,)
+        )
+    return _count(conn, "facts")
+
+
+def _fts_query(terms: list[str]) -> str:
+    # Each word quoted (so FTS5 operators in user text are inert), any may match.
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _like_search(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: str,
+    text: str,
+    terms: list[str],
+    limit: int,
+) -> sqlite3.Cursor:
+    patterns = ["%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for t in terms]
+    score = " + ".join(f"(lower({text}) LIKE ? ESCAPE '\\')" for _ in patterns)
+    sql = (
+        f"SELECT {columns} FROM (SELECT *, ({score}) AS score FROM {table}) "
+        "WHERE score > 0 ORDER BY score DESC, id DESC LIMIT ?"
+    )
+    return conn.execute(sql, (*patterns, limit))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _episode(row: Sequence[Any]) -> Episode:
+    return Episode(
+        id=row[0],
+        goal=row[1],
+        actions=tuple(json.loads(row[2])),
+        outcome=json.loads(row[3]),
+        created_at=row[4],
+        metadata=json.loads(row[5]),
+    )
+
+
+def _fact(row: Sequence[Any]) -> Fact:
+    return Fact(
+        id=row[0],
+        text=row[1],
+        source_episodes=tuple(json.loads(row[2])),
+        uses=row[3],
+        created_at=row[4],
+        updated_at=row[5],
+        last_used_at=row[6],
+        metadata=json.loads(row[7]),
+    )
