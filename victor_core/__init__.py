@@ -42,17 +42,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # importlib.metadata costs tens of milliseconds to import: look the version
-    # up only when someone asks for it.
+    # Looked up on first use so that ``import victor_core`` stays minimal.
     if name == "__version__":
-        try:
-            from importlib.metadata import PackageNotFoundError, version
-        except ImportError:  # pragma: no cover
-            return "0+unknown"
-        try:
-            value = version("victor-core")
-        except PackageNotFoundError:
-            value = "0+unknown"
+        from victor_core._version import __version__ as value
+
         globals()["__version__"] = value
         return value
     raise AttributeError(f"module 'victor_core' has no attribute {name!r}")

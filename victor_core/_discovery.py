@@ -44,9 +44,43 @@ def _mtime(path: str) -> int | None:
         return None
 
 
+_META_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth", ".egg")
+
+
+def _listing(path: str) -> str:
+    """The names on ``path`` that can make or change a distribution, as one string."""
+    try:
+        names = os.listdir(path or ".")
+    except OSError:
+        return ""
+    return "\n".join(sorted(n for n in names if n.endswith(_META_SUFFIXES)))
+
+
 def path_key(paths: Iterable[str]) -> list[list[Any]]:
-    """The validity key of an index: each path with its modification time."""
-    return [[p, _mtime(p)] for p in paths]
+    """The validity key of an index: each path with its modification time and listing."""
+    return [[p, _mtime(p), None] for p in paths]
+
+
+def _still_valid(recorded: Any, current: list[list[Any]]) -> bool:
+    """Whether an index recorded with key ``recorded`` holds for the ``current`` paths.
+
+    A path whose directory changed (other files come and go, as in a working
+    directory on ``sys.path``) still matches when its distribution-related
+    names are the same; only then is the directory listed.
+    """
+    if not isinstance(recorded, list) or len(recorded) != len(current):
+        return False
+    for old, new in zip(recorded, current):
+        if not isinstance(old, list) or len(old) != 3 or old[0] != new[0]:
+            return False
+        if old[1] == new[1]:
+            new[2] = old[2]
+            continue
+        listing = _listing(new[0])
+        if old[1] is None or new[1] is None or old[2] != listing:
+            return False
+        new[2] = listing
+    return True
 
 
 def scan(paths: list[str]) -> list[EntryRecord]:
@@ -96,33 +130,42 @@ class Discovery:
         """The entry points, from a valid index if there is one, else by scanning."""
         paths = list(sys.path if self._paths is None else self._paths)
         key = path_key(paths)
-        if self.index_path is not None:
-            cached = self._read(key)
+        index = self.index_path
+        if index is not None:
+            cached = self._read(index, key)
             if cached is not None:
                 self.scanned = False
                 return cached
         records = scan(paths)
         self.scanned = True
-        if self.index_path is not None:
-            self._write(key, records)
+        if index is not None:
+            for item in key:
+                item[2] = _listing(item[0])
+            self._write(index, key, records)
         return records
 
-    def _read(self, key: list[list[Any]]) -> list[EntryRecord] | None:
-        assert self.index_path is not None
+    def _read(self, index: Path, key: list[list[Any]]) -> list[EntryRecord] | None:
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-            if data.get("version") != INDEX_VERSION or data.get("key") != key:
+            data = json.loads(index.read_text(encoding="utf-8"))
+            if data.get("version") != INDEX_VERSION:
                 return None
-            return [EntryRecord(*map(str, row)) for row in data["entries"]]
+            recorded = data.get("key")
+            if recorded != key and not _still_valid(recorded, key):
+                return None
+            records = [EntryRecord(*map(str, row)) for row in data["entries"]]
+            if recorded != key:
+                # Only unrelated files changed: refresh the times so that the
+                # next start is back to one stat per path entry.
+                self._write(index, key, records)
+            return records
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             # A corrupt index is rebuilt, never fatal.
-            self.warning = f"plugin index {str(self.index_path)!r} is unreadable ({exc}); rebuilt"
+            self.warning = f"plugin index {str(index)!r} is unreadable ({exc}); rebuilt"
             return None
 
-    def _write(self, key: list[list[Any]], records: list[EntryRecord]) -> None:
-        assert self.index_path is not None
+    def _write(self, index: Path, key: list[list[Any]], records: list[EntryRecord]) -> None:
         document = {
             "version": INDEX_VERSION,
             "python": sys.version,
@@ -130,23 +173,23 @@ class Discovery:
             "entries": [list(r) for r in records],
         }
         try:
-            self.index_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             import tempfile
 
             fd, tmp = tempfile.mkstemp(
-                prefix=".plugin-index-", suffix=".tmp", dir=self.index_path.parent
+                prefix=".plugin-index-", suffix=".tmp", dir=index.parent
             )
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     json.dump(document, fh)
-                os.replace(tmp, self.index_path)
+                os.replace(tmp, index)
             except BaseException:
                 with _suppress_oserror():
                     os.unlink(tmp)
                 raise
         except OSError as exc:
             self.warning = (
-                f"plugin index {str(self.index_path)!r} could not be written ({exc}); "
+                f"plugin index {str(index)!r} could not be written ({exc}); "
                 "discovery will scan at every start"
             )
 

@@ -118,6 +118,10 @@ class _HookRelay(pluggy.HookRelay):
         if name == "_victor_manager":
             raise AttributeError(name)
         manager: PluginManager = self._victor_manager
+        # pluggy probes for missing names while registering: that is no reason to
+        # import hookspec modules.
+        if manager._probing:
+            raise AttributeError(name)
         if name.startswith("victor_") and manager._load_spec_modules():
             try:
                 return self.__dict__[name]  # type: ignore[no-any-return]
@@ -175,6 +179,7 @@ class PluginManager(pluggy.PluginManager):
         paths: list[str] | None = None,
     ) -> None:
         super().__init__(PROJECT_NAME)
+        self._probing = 0
         self.settings = settings if settings is not None else Settings()
         self.hook = _HookRelay(self)
         self.ahook = AsyncHookRelay(self)
@@ -197,6 +202,8 @@ class PluginManager(pluggy.PluginManager):
         )
         for family, module in _hookspecs.FAMILIES.items():
             self.add_hookspecs(module, family=family)
+        # Every plugin registered from now on gets to add its hookspecs.
+        self.hook.victor_add_hookspecs.call_historic(kwargs={"plugin_manager": self})
         for family in BUILTIN_FAMILIES:
             if not self.settings.is_lazy(family):
                 self.load_family(family)
@@ -225,7 +232,11 @@ class PluginManager(pluggy.PluginManager):
         """
         family = family or getattr(module_or_class, "VICTOR_FAMILY", None) or _CORE
         before = set(self.hook.__dict__)
-        super().add_hookspecs(module_or_class)
+        self._probing += 1
+        try:
+            super().add_hookspecs(module_or_class)
+        finally:
+            self._probing -= 1
         with self._lock:
             for name in self.hook.__dict__:
                 caller = self.hook.__dict__[name]
@@ -402,7 +413,11 @@ class PluginManager(pluggy.PluginManager):
         Raises:
             PluginValidationError: an implementation of an unknown ``victor_`` hook.
         """
-        plugin_name = super().register(plugin, name)
+        self._probing += 1
+        try:
+            plugin_name = super().register(plugin, name)
+        finally:
+            self._probing -= 1
         if plugin_name is None:
             return None
         unknown = [
@@ -526,7 +541,7 @@ def _import_entry(value: str) -> Any:
 
 
 def _own_version() -> str:
-    from victor_core import __version__
+    from victor_core._version import __version__
 
     return __version__
 

@@ -565,7 +565,7 @@ def _parse_env(field: attrs.Attribute[Any], key: str, raw: str) -> Any:
             return float(text)
     except ValueError:
         raise SettingsError(
-            f"{key} must be {field.metadata['accepts']} (got {raw!r})", field=field.name, value=raw
+            f"{key} (setting {field.name}) must be {field.metadata['accepts']} (got {raw!r})", field=field.name, value=raw
         ) from None
     return text  # str, path and list fields convert themselves
 

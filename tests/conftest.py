@@ -1,0 +1,27 @@
+"""Shared fixtures. The ``victor_*`` fixtures come from the victor_core.testing plugin."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from victor_core.plugins import PluginManager
+from victor_core.settings import Settings
+
+# Loaded explicitly so the fixtures exist even when victor-core runs from a
+# source tree without its entry points installed.
+pytest_plugins = ["victor_core.testing"] if "VICTOR_NO_TESTING_PLUGIN" in os.environ else []
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings on temporary directories."""
+    return Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def pm(settings: Settings) -> PluginManager:
+    """A plugin manager that discovers nothing: only what a test registers."""
+    return PluginManager(settings, discover=False)
