@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -83,9 +84,14 @@ def signature_schema(func: Callable[..., Any]) -> dict[str, Any]:
         ann = param.annotation
         if isinstance(ann, str):
             base = ann.split("|")[0].strip().split("[")[0]
-            ann = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}.get(
-                base, ann
-            )
+            ann = {
+                "str": str,
+                "int": int,
+                "float": float,
+                "bool": bool,
+                "list": list,
+                "dict": dict,
+            }.get(base, ann)
         if ann in _JSON_TYPES:
             prop["type"] = _JSON_TYPES[ann]
         if param.default is param.empty:
@@ -102,7 +108,8 @@ def signature_schema(func: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
-    target = getattr(func, "__call__", None) if not inspect.isroutine(func) else func
+    # An object with ``async def __call__`` is async too.
+    target = getattr(func, "__call__", None) if not inspect.isroutine(func) else func  # noqa: B004
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(target)
 
 

@@ -18,7 +18,8 @@ registered inline replaces any plugin tool of that name.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from victor_core.exceptions import PluginValidationError, ToolNotFoundError, ToolParameterError
 from victor_core.models import Tool
@@ -52,7 +53,7 @@ async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
         pending = [i for i, r in enumerate(result) if inspect.isawaitable(r)]
         if pending:
             done = await asyncio.gather(*(result[i] for i in pending))
-            for i, value in zip(pending, done):
+            for i, value in zip(pending, done, strict=False):
                 result[i] = value
         return result
     if inspect.isawaitable(result):
@@ -86,12 +87,12 @@ class ToolRegistry:
     """Tools by name, gathered from the ``tools`` family and inline registrations.
 
     Args:
-        tools: tools to register at once (inline).
         plugin_manager: the plugin manager whose ``victor_tools`` hook
             :meth:`load` dispatches; None for a registry of inline tools only.
+        tools: tools to register at once (inline).
     """
 
-    def __init__(self, tools: Any = (), *, plugin_manager: Any = None) -> None:
+    def __init__(self, plugin_manager: Any = None, *, tools: Iterable[Tool] = ()) -> None:
         self._plugin_manager = plugin_manager
         self._plugin_tools: dict[str, Tool] = {}
         self._inline: dict[str, Tool] = {}
@@ -104,7 +105,7 @@ class ToolRegistry:
     @classmethod
     async def from_plugins(cls, plugin_manager: Any) -> ToolRegistry:
         """A registry holding every tool the ``tools`` family provides."""
-        registry = cls(plugin_manager=plugin_manager)
+        registry = cls(plugin_manager)
         await registry.load()
         return registry
 

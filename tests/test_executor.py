@@ -1,0 +1,528 @@
+"""ToolExecutor: single and parallel execution, bounds, timeouts, errors, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from victor_core._markers import hookimpl
+from victor_core.exceptions import ChainError, SettingsError, ToolNotFoundError, ToolParameterError
+from victor_core.executor import ToolExecutor
+from victor_core.models import Plan, PlanStep, Tool, ToolResult
+from victor_core.plugins import PluginManager
+from victor_core.settings import Settings
+from victor_core.tools import ToolRegistry
+
+
+def make_pm(*plugins: Any) -> PluginManager:
+    pm = PluginManager(Settings(), discover=False, builtins=False)
+    for plugin in plugins:
+        pm.register(plugin)
+    return pm
+
+
+class Gauge:
+    """Counts how many calls run at once."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def make_executor(
+    *tools: Tool, pm: Any = None, metrics: Any = None, **settings: Any
+) -> ToolExecutor:
+    return ToolExecutor(
+        Settings(**settings), ToolRegistry(tools=tools), plugin_manager=pm, metrics=metrics
+    )
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def sleeper(gauge: Gauge, name: str = "sleep") -> Tool:
+    async def func(delay: float = 0.005, tag: str = "") -> str:
+        gauge.enter()
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            gauge.leave()
+        return f"{name}:{tag}"
+
+    return Tool(name=name, description="sleeps", func=func)
+
+
+async def echo(text: str) -> str:
+    return text
+
+
+def shout(text: str) -> str:
+    return text.upper()
+
+
+def boom(text: str = "") -> str:
+    raise RuntimeError("disk on fire")
+
+
+ECHO = Tool(name="echo", description="echo", func=echo)
+SHOUT = Tool(name="shout", description="upper-case", func=shout)
+BOOM = Tool(name="boom", description="fails", func=boom)
+
+
+# -- execute -------------------------------------------------------------------------
+
+
+def test_execute_async_and_sync_tools() -> None:
+    executor = make_executor(ECHO, SHOUT)
+    first = run(executor.execute("echo", text="hi"))
+    second = run(executor.execute("shout", text="hi"))
+    executor.close()
+    assert first == ToolResult(name="echo", ok=True, value="hi", duration_s=first.duration_s)
+    assert second.ok
+    assert second.value == "HI"
+    assert second.error is None
+    assert second.duration_s >= 0
+
+
+def test_sync_tool_runs_on_a_worker_thread() -> None:
+    def where() -> str:
+        return threading.current_thread().name
+
+    executor = make_executor(Tool(name="where", description="thread", func=where))
+    result = run(executor.execute("where"))
+    executor.close()
+    assert result.value.startswith("victor-tool")
+
+
+def test_tool_that_raises_gives_a_failed_result() -> None:
+    executor = make_executor(BOOM)
+    result = run(executor.execute("boom"))
+    executor.close()
+    assert not result.ok
+    assert result.value is None
+    assert result.error == "RuntimeError: disk on fire"
+    assert result.error_type == "RuntimeError"
+
+
+def test_unknown_tool_and_bad_parameters_raise_before_running() -> None:
+    executor = make_executor(ECHO)
+    with pytest.raises(ToolNotFoundError, match="unknown tool 'ecko'; did you mean 'echo'"):
+        run(executor.execute("ecko", text="x"))
+    with pytest.raises(ToolParameterError, match=r"tool 'echo'.*'txt'.*accepts: text \(required\)"):
+        run(executor.execute("echo", txt="x"))
+
+
+def test_tool_parameter_called_name_is_allowed() -> None:
+    def greet(name: str) -> str:
+        return f"hello {name}"
+
+    executor = make_executor(Tool(name="greet", description="greets", func=greet))
+    result = run(executor.execute("greet", name="ada"))
+    executor.close()
+    assert result.value == "hello ada"
+
+
+def test_sync_function_returning_a_coroutine_is_awaited() -> None:
+    executor = make_executor(Tool(name="lazy", description="lazy", func=lambda: echo("later")))
+    result = run(executor.execute("lazy"))
+    executor.close()
+    assert result.value == "later"
+
+
+# -- timeouts ------------------------------------------------------------------------
+
+
+def test_async_tool_timeout_from_settings() -> None:
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    executor = make_executor(
+        Tool(name="hang", description="hangs", func=hang), tool_execution_timeout=0.02
+    )
+    result = run(executor.execute("hang"))
+    assert not result.ok
+    assert result.error_type == "ToolTimeoutError"
+    assert "'hang' timed out after 0.02 s" in (result.error or "")
+
+
+def test_tool_timeout_overrides_setting() -> None:
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    tool = Tool(name="hang", description="hangs", func=hang, timeout=0.01)
+    result = run(make_executor(tool, tool_execution_timeout=60).execute("hang"))
+    assert result.error_type == "ToolTimeoutError"
+    assert "0.01 s" in (result.error or "")
+
+
+def test_blocking_tool_timeout() -> None:
+    release = threading.Event()
+
+    def block() -> None:
+        release.wait(5)
+
+    executor = make_executor(Tool(name="block", description="blocks", func=block, timeout=0.02))
+    result = run(executor.execute("block"))
+    release.set()
+    executor.close()
+    assert result.error_type == "ToolTimeoutError"
+
+
+def test_timeout_error_raised_by_the_tool_is_a_failure_not_a_timeout() -> None:
+    async def own_timeout() -> None:
+        raise TimeoutError("upstream timed out")
+
+    executor = make_executor(Tool(name="t", description="t", func=own_timeout))
+    result = run(executor.execute("t"))
+    assert result.error_type == "TimeoutError"
+    assert result.error == "TimeoutError: upstream timed out"
+
+
+# -- execute_parallel --------------------------------------------------------------------
+
+
+def test_results_in_input_order() -> None:
+    async def wait(delay: float) -> float:
+        await asyncio.sleep(delay)
+        return delay
+
+    executor = make_executor(Tool(name="wait", description="waits", func=wait))
+    delays = [0.03, 0.0, 0.02, 0.01]
+    results = run(executor.execute_parallel([("wait", {"delay": d}) for d in delays]))
+    assert [r.value for r in results] == delays
+    assert all(r.name == "wait" for r in results)
+
+
+def test_guide_form_names_and_one_shared_parameters_dict() -> None:
+    def read_file(file: str) -> str:
+        return f"read {file}"
+
+    def analyze_code(file: str, depth: int = 1) -> str:
+        return f"analyzed {file}"
+
+    def run_tests() -> str:
+        return "passed"
+
+    executor = make_executor(
+        Tool(name="read_file", description="r", func=read_file),
+        Tool(name="analyze_code", description="a", func=analyze_code),
+        Tool(name="run_tests", description="t", func=run_tests),
+    )
+    results = run(
+        executor.execute_parallel(
+            tools=["read_file", "analyze_code", "run_tests"],
+            parameters={"file": "main.py"},
+            max_workers=3,
+        )
+    )
+    executor.close()
+    assert [r.value for r in results] == ["read main.py", "analyzed main.py", "passed"]
+
+
+def test_item_forms_tool_objects_pairs_and_dicts() -> None:
+    executor = make_executor(ECHO)
+    results = run(
+        executor.execute_parallel(
+            [
+                "echo",
+                ECHO,
+                ("echo", {"text": "pair"}),
+                {"name": "echo", "params": {"text": "dict"}},
+            ],
+            parameters={"text": "shared"},
+        )
+    )
+    assert [r.value for r in results] == ["shared", "shared", "pair", "dict"]
+
+
+def test_bad_items_are_rejected_before_anything_runs() -> None:
+    ran: list[str] = []
+
+    def mark(text: str = "") -> None:
+        ran.append(text)
+
+    executor = make_executor(Tool(name="mark", description="m", func=mark))
+    with pytest.raises(ToolNotFoundError):
+        run(executor.execute_parallel(["mark", "nope"]))
+    with pytest.raises(ToolParameterError, match="'name' key"):
+        run(executor.execute_parallel([{"tool": "mark"}]))
+    with pytest.raises(ToolParameterError, match="tool names, Tool objects"):
+        run(executor.execute_parallel([42]))
+    with pytest.raises(SettingsError, match="max_workers"):
+        run(executor.execute_parallel(["mark"], max_workers=0))
+    executor.close()
+    assert ran == []
+    assert run(executor.execute_parallel([])) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_never_more_than_max_workers_at_once(workers: int) -> None:
+    gauge = Gauge()
+    executor = make_executor(sleeper(gauge))
+    results = run(executor.execute_parallel(["sleep"] * 10, max_workers=workers))
+    assert all(r.ok for r in results)
+    assert gauge.peak == workers
+
+
+def test_bound_defaults_to_max_parallel_workers() -> None:
+    gauge = Gauge()
+    executor = make_executor(sleeper(gauge), max_parallel_workers=4)
+    run(executor.execute_parallel(["sleep"] * 12))
+    assert gauge.peak == 4
+
+
+def test_below_threshold_runs_sequentially() -> None:
+    gauge = Gauge()
+    executor = make_executor(sleeper(gauge), parallel_threshold=4)
+    run(executor.execute_parallel(["sleep"] * 3))
+    assert gauge.peak == 1
+    run(executor.execute_parallel(["sleep"] * 4))
+    assert gauge.peak == 4
+
+
+def test_parallel_disabled_runs_sequentially() -> None:
+    gauge = Gauge()
+    executor = make_executor(sleeper(gauge), parallel_execution_enabled=False)
+    run(executor.execute_parallel(["sleep"] * 5))
+    assert gauge.peak == 1
+
+
+def test_blocking_tools_run_concurrently_on_bounded_threads() -> None:
+    gauge = Gauge()
+    barrier = threading.Barrier(3, timeout=5)
+
+    def blocking() -> str:
+        gauge.enter()
+        try:
+            barrier.wait()  # only passes if three calls run at the same time
+            time.sleep(0.001)
+        finally:
+            gauge.leave()
+        return threading.current_thread().name
+
+    executor = make_executor(Tool(name="blocking", description="b", func=blocking))
+    results = run(executor.execute_parallel(["blocking"] * 6, max_workers=3))
+    executor.close()
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert gauge.peak == 3
+    assert all(r.value.startswith("victor-tool") for r in results)
+
+
+def test_failure_and_timeout_never_lose_the_other_results() -> None:
+    async def hang(text: str = "") -> None:
+        await asyncio.sleep(30)
+
+    gauge = Gauge()
+    executor = make_executor(
+        sleeper(gauge), BOOM, Tool(name="hang", description="h", func=hang, timeout=0.02)
+    )
+    results = run(executor.execute_parallel(["sleep", "boom", "hang", "sleep"], max_workers=4))
+    executor.close()
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert results[1].error_type == "RuntimeError"
+    assert results[2].error_type == "ToolTimeoutError"
+
+
+def test_cancelling_the_caller_cancels_every_running_tool() -> None:
+    started = 0
+    cancelled = 0
+
+    async def forever() -> None:
+        nonlocal started, cancelled
+        started += 1
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+
+    executor = make_executor(Tool(name="forever", description="f", func=forever))
+
+    async def main() -> None:
+        task = asyncio.ensure_future(executor.execute_parallel(["forever"] * 6, max_workers=3))
+        while started < 3:
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    assert started == 3
+    assert cancelled == 3
+
+
+# -- hooks and metrics ------------------------------------------------------------------
+
+
+def test_tool_result_hook_receives_every_result() -> None:
+    seen: list[tuple[str, bool, dict[str, Any]]] = []
+
+    class Observer:
+        @hookimpl
+        async def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            seen.append((result.name, result.ok, params))
+
+    executor = make_executor(ECHO, BOOM, pm=make_pm(Observer()))
+    run(executor.execute("echo", text="a"))
+    run(executor.execute_parallel(["echo", "boom"], parameters={"text": "b"}))
+    executor.close()
+    assert sorted(seen, key=repr) == sorted(
+        [
+            ("echo", True, {"text": "a"}),
+            ("echo", True, {"text": "b"}),
+            ("boom", False, {"text": "b"}),
+        ],
+        key=repr,
+    )
+
+
+def test_a_failing_observer_does_not_change_the_result() -> None:
+    class Broken:
+        @hookimpl
+        def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            raise ValueError("observer bug")
+
+    result = run(make_executor(ECHO, pm=make_pm(Broken())).execute("echo", text="x"))
+    assert result.ok
+    assert result.value == "x"
+
+
+class FakeCounter:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def increment(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+class FakeTimer:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def time(self) -> Any:
+        timer = self
+
+        class _Ctx:
+            def __enter__(self) -> None:
+                return None
+
+            def __exit__(self, *exc: Any) -> None:
+                timer.count += 1
+
+        return _Ctx()
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+
+    def create_counter(self, name: str, description: str) -> FakeCounter:
+        return self.items.setdefault(name, FakeCounter())
+
+    def create_timer(self, name: str, description: str) -> FakeTimer:
+        return self.items.setdefault(name, FakeTimer())
+
+
+def test_metrics_count_executions_errors_and_timeouts() -> None:
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    metrics = FakeMetrics()
+    executor = make_executor(
+        ECHO, BOOM, Tool(name="hang", description="h", func=hang, timeout=0.01), metrics=metrics
+    )
+    run(executor.execute_parallel([("echo", {"text": "x"}), "boom", "hang"]))
+    executor.close()
+    assert metrics.items["tool_executions_total"].value == 3
+    assert metrics.items["tool_errors_total"].value == 2
+    assert metrics.items["tool_timeouts_total"].value == 1
+    assert metrics.items["tool_execution_time"].count == 3
+
+
+def test_plugin_tools_load_on_first_execution() -> None:
+    class Tools:
+        @hookimpl
+        def victor_tools(self) -> list[Tool]:
+            return [ECHO]
+
+    pm = make_pm(Tools())
+    executor = ToolExecutor(Settings(), ToolRegistry(pm))
+    assert run(executor.execute("echo", text="p")).value == "p"
+
+
+# -- plans -----------------------------------------------------------------------------
+
+
+def test_execute_plan_runs_waves_passes_inputs_and_skips_dependants_of_failures() -> None:
+    order: list[str] = []
+
+    async def run_step(step: PlanStep, inputs: dict[str, Any]) -> ToolResult:
+        order.append(step.id)
+        if step.action == "fail":
+            return ToolResult(name=step.action, ok=False, error="RuntimeError: no")
+        return ToolResult(name=step.action, ok=True, value=(step.id, dict(inputs)))
+
+    plan = Plan(
+        goal="g",
+        steps=[
+            PlanStep(id="c", action="x", depends_on=("a", "b")),
+            PlanStep(id="a", action="x"),
+            PlanStep(id="b", action="x"),
+            PlanStep(id="bad", action="fail"),
+            PlanStep(id="after_bad", action="x", depends_on="bad"),
+        ],
+    )
+    executor = make_executor()
+    result = run(executor.execute_plan(plan, run_step))
+    assert result.waves == (("a", "b", "bad"), ("c", "after_bad"))
+    assert set(order[:3]) == {"a", "b", "bad"}
+    assert order[3:] == ["c"]
+    assert result["c"].value == ("c", {"a": ("a", {}), "b": ("b", {})})
+    assert result["c"].wave == 1
+    assert result["bad"].status == "failed"
+    assert result["after_bad"].status == "skipped"
+    assert "'bad'" in (result["after_bad"].error or "")
+    assert not result.ok
+    assert [s.id for s in result.failed] == ["bad", "after_bad"]
+    assert [s.id for s in result.steps] == ["c", "a", "b", "bad", "after_bad"]
+
+
+def test_execute_plan_rejects_cycles() -> None:
+    plan = Plan(
+        goal="g",
+        steps=[
+            PlanStep(id="a", action="x", depends_on="b"),
+            PlanStep(id="b", action="x", depends_on="a"),
+        ],
+    )
+
+    async def run_step(step: PlanStep, inputs: dict[str, Any]) -> ToolResult:
+        raise AssertionError("must not run")
+
+    with pytest.raises(ChainError, match="cycle among steps 'a', 'b'"):
+        run(make_executor().execute_plan(plan, run_step))
+
+
+def test_call_runs_any_callable_with_a_timeout() -> None:
+    async def slow() -> None:
+        await asyncio.sleep(30)
+
+    executor = make_executor()
+    assert run(executor.call("s", shout, {"text": "a"})).value == "A"
+    assert run(executor.call("s", slow, {}, timeout=0.01)).error_type == "ToolTimeoutError"
+    executor.close()
