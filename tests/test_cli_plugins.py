@@ -38,7 +38,10 @@ def site(tmp_path: Path) -> Path:
     make_distribution(
         site,
         "victor-cli-demo",
-        {"victor_core.tools": {"demo": "cli_demo"}, "victor_core.personas": {"broken": "cli_broken"}},
+        {
+            "victor_core.tools": {"demo": "cli_demo"},
+            "victor_core.personas": {"broken": "cli_broken"},
+        },
         version="3.1",
         modules={
             "cli_demo": "from victor_core import hookimpl\n@hookimpl\ndef victor_tools():\n    return []\n",

@@ -108,7 +108,10 @@ def test_failing_plugin_is_isolated_and_reported(tmp_path: Path, eps: EntryPoint
     eps.add(
         "victor-mixed",
         {"victor_core.tools": {"good": "vt_good", "bad": "vt_bad", "gone": "vt_missing"}},
-        modules={"vt_good": TOOLS_PLUGIN.format(tool="good"), "vt_bad": "raise RuntimeError('boom')"},
+        modules={
+            "vt_good": TOOLS_PLUGIN.format(tool="good"),
+            "vt_bad": "raise RuntimeError('boom')",
+        },
     )
     pm = _pm(tmp_path, eps)
     with capture_logs() as logs:
@@ -150,7 +153,9 @@ def test_duplicate_entry_points_register_once(tmp_path: Path, eps: EntryPointIns
         {"victor_core.tools": {"dup": "vt_dup"}, "victor_core.skills": {"dup": "vt_dup"}},
         modules={"vt_dup": source},
     )
-    make_distribution(eps.site / "second", "victor-dup-copy", {"victor_core.tools": {"dup2": "vt_dup"}})
+    make_distribution(
+        eps.site / "second", "victor-dup-copy", {"victor_core.tools": {"dup2": "vt_dup"}}
+    )
     pm = PluginManager(_settings(tmp_path), paths=[str(eps.site), str(eps.site / "second")])
     assert len(pm.hook.victor_tools()) == 1
     assert len(pm.hook.victor_skills()) == 1
@@ -174,7 +179,9 @@ def test_unknown_hook_through_loading_is_isolated(tmp_path: Path, eps: EntryPoin
     eps.add(
         "victor-typo",
         {"victor_core.tools": {"typo": "vt_typo"}},
-        modules={"vt_typo": "from victor_core import hookimpl\n@hookimpl\ndef victor_toolz():\n    return []\n"},
+        modules={
+            "vt_typo": "from victor_core import hookimpl\n@hookimpl\ndef victor_toolz():\n    return []\n"
+        },
     )
     pm = _pm(tmp_path, eps)
     assert pm.hook.victor_tools() == []
@@ -401,12 +408,15 @@ HEAVY = ["asyncio", "sqlite3", "diskcache", "structlog", "psutil", "importlib.me
 def test_startup_imports_nothing_heavy_in_a_fresh_interpreter(tmp_path: Path) -> None:
     site = tmp_path / "site"
     make_distribution(
-        site, "victor-heavy", {"victor_core.tools": {"h": "heavy_plugin"}}, modules={"heavy_plugin": "x = 1"}
+        site,
+        "victor-heavy",
+        {"victor_core.tools": {"h": "heavy_plugin"}},
+        modules={"heavy_plugin": "x = 1"},
     )
     code = f"""
         import json, sys
         from victor_core import AgentOrchestrator, Settings
-        s = Settings(cache_dir={str(tmp_path / 'cache')!r}, data_dir={str(tmp_path / 'data')!r})
+        s = Settings(cache_dir={str(tmp_path / "cache")!r}, data_dir={str(tmp_path / "data")!r})
         AgentOrchestrator(s).plugin_manager.list_plugins()   # cold: builds the index
         before = set(sys.modules)
         print(json.dumps(sorted(before)))
@@ -415,7 +425,7 @@ def test_startup_imports_nothing_heavy_in_a_fresh_interpreter(tmp_path: Path) ->
     warm = f"""
         import json, sys
         from victor_core import AgentOrchestrator, Settings
-        s = Settings(cache_dir={str(tmp_path / 'cache')!r}, data_dir={str(tmp_path / 'data')!r})
+        s = Settings(cache_dir={str(tmp_path / "cache")!r}, data_dir={str(tmp_path / "data")!r})
         o = AgentOrchestrator(s)
         names = [p.name for p in o.plugin_manager.list_plugins()]
         print(json.dumps({{"modules": sorted(sys.modules), "names": names}}))

@@ -90,7 +90,11 @@ def test_assignment_as_the_guide_does() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "fragment"),
     [
-        ("max_parallel_workers", 0, "max_parallel_workers must be an int between 1 and 256 (got 0)"),
+        (
+            "max_parallel_workers",
+            0,
+            "max_parallel_workers must be an int between 1 and 256 (got 0)",
+        ),
         ("max_parallel_workers", "8", "(got '8')"),
         ("max_parallel_workers", True, "(got True)"),
         ("lazy_loading_enabled", 1, "lazy_loading_enabled must be a bool"),
@@ -144,7 +148,11 @@ def test_from_env_parses_types() -> None:
 
 @pytest.mark.parametrize(
     ("key", "raw"),
-    [("VICTOR_MAX_PARALLEL_WORKERS", "many"), ("VICTOR_STRICT_PLUGINS", "maybe"), ("VICTOR_MAX_PARALLEL_WORKERS", "0")],
+    [
+        ("VICTOR_MAX_PARALLEL_WORKERS", "many"),
+        ("VICTOR_STRICT_PLUGINS", "maybe"),
+        ("VICTOR_MAX_PARALLEL_WORKERS", "0"),
+    ],
 )
 def test_from_env_bad_values(key: str, raw: str) -> None:
     with pytest.raises(SettingsError, match=key.removeprefix("VICTOR_").lower()):
@@ -152,7 +160,9 @@ def test_from_env_bad_values(key: str, raw: str) -> None:
 
 
 def test_from_env_profile() -> None:
-    s = Settings.from_env({"VICTOR_PROFILE": "high_throughput", "VICTOR_MAX_PARALLEL_WORKERS": "32"})
+    s = Settings.from_env(
+        {"VICTOR_PROFILE": "high_throughput", "VICTOR_MAX_PARALLEL_WORKERS": "32"}
+    )
     assert s.max_parallel_workers == 32
     assert s.connection_pool_size == 50
     assert s.enable_episodic_memory is False
@@ -166,7 +176,7 @@ def test_profiles(name: str) -> None:
 
 
 def test_unknown_profile() -> None:
-    with pytest.raises(SettingsError, match="profile must be one of .*'nope'"):
+    with pytest.raises(SettingsError, match=r"profile must be one of .*'nope'"):
         Settings.profile("nope")
 
 
@@ -223,5 +233,6 @@ def test_is_lazy() -> None:
 def test_field_docs_cover_every_field() -> None:
     docs = Settings.field_docs()
     assert set(docs) == set(Settings().to_dict())
-    for default, doc, accepts in docs.values():
-        assert doc and accepts
+    for _default, doc, accepts in docs.values():
+        assert doc
+        assert accepts

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 GROUP_PREFIX = "victor_core."
 INDEX_VERSION = 1
@@ -70,7 +70,7 @@ def _still_valid(recorded: Any, current: list[list[Any]]) -> bool:
     """
     if not isinstance(recorded, list) or len(recorded) != len(current):
         return False
-    for old, new in zip(recorded, current):
+    for old, new in zip(recorded, current, strict=True):
         if not isinstance(old, list) or len(old) != 3 or old[0] != new[0]:
             return False
         if old[1] == new[1]:
@@ -176,9 +176,7 @@ class Discovery:
             index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             import tempfile
 
-            fd, tmp = tempfile.mkstemp(
-                prefix=".plugin-index-", suffix=".tmp", dir=index.parent
-            )
+            fd, tmp = tempfile.mkstemp(prefix=".plugin-index-", suffix=".tmp", dir=index.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     json.dump(document, fh)

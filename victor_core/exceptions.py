@@ -69,9 +69,7 @@ class PluginLoadError(PluginError):
 class PluginValidationError(PluginError, TypeError):
     """A plugin implements a hook that no specification knows, or with bad arguments."""
 
-    def __init__(
-        self, message: str, *, plugin: str | None = None, hook: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, plugin: str | None = None, hook: str | None = None) -> None:
         super().__init__(message, plugin=plugin)
         self.hook = hook
 

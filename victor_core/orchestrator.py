@@ -8,8 +8,9 @@ time it is used, and imports its dependencies then.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError
 from victor_core.plugins import PluginManager
@@ -70,7 +71,9 @@ class AgentOrchestrator:
         self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
 
     def __repr__(self) -> str:
-        loaded = sorted(f for f in self.plugin_manager.families if self.plugin_manager.is_family_loaded(f))
+        loaded = sorted(
+            f for f in self.plugin_manager.families if self.plugin_manager.is_family_loaded(f)
+        )
         return f"<AgentOrchestrator loaded_families={loaded} closed={self._closed}>"
 
     # -- services (built on first use) ---------------------------------------------------

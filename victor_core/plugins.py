@@ -16,9 +16,10 @@ import importlib
 import inspect
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -104,7 +105,7 @@ class _LazyHookCaller(HookCaller):
         HookCaller.call_historic(self, result_callback, kwargs)
 
 
-class _HookRelay(pluggy.HookRelay):
+class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing only
     """``pm.hook``: resolves hooks of families declared by installed hookspec modules."""
 
     # pluggy iterates ``__dict__`` as the set of hook callers: keep the manager out of it.
@@ -175,13 +176,13 @@ class PluginManager(pluggy.PluginManager):
         *,
         discover: bool = True,
         builtins: bool = True,
-        index_path: Path | None | str = "default",
+        index_path: Path | str | None = "default",
         paths: list[str] | None = None,
     ) -> None:
         super().__init__(PROJECT_NAME)
         self._probing = 0
         self.settings = settings if settings is not None else Settings()
-        self.hook = _HookRelay(self)
+        self.hook = _HookRelay(self)  # type: ignore[misc]
         self.ahook = AsyncHookRelay(self)
         self._lock = threading.RLock()
         self._hook_family: dict[str, str] = {}
@@ -234,7 +235,7 @@ class PluginManager(pluggy.PluginManager):
         before = set(self.hook.__dict__)
         self._probing += 1
         try:
-            super().add_hookspecs(module_or_class)
+            super().add_hookspecs(module_or_class)  # type: ignore[arg-type]
         finally:
             self._probing -= 1
         with self._lock:
@@ -293,7 +294,7 @@ class PluginManager(pluggy.PluginManager):
             self._loaded_families.add(family)
             for caller in self._family_hooks.get(family, ()):
                 if type(caller) is _LazyHookCaller:
-                    caller.__class__ = HookCaller
+                    caller.__class__ = HookCaller  # type: ignore[assignment]
             for name, (fam, module) in self._builtins.items():
                 if fam == family:
                     self._load_one(family, name, module, builtin=True)
@@ -448,18 +449,27 @@ class PluginManager(pluggy.PluginManager):
         infos: list[PluginInfo] = []
         disabled = set(self.settings.disabled_plugins)
         for name, (family, module) in self._builtins.items():
-            infos.append(self._info(family, name, module, "victor-core", _own_version(), True))
+            infos.append(
+                self._info(
+                    family=family,
+                    name=name,
+                    value=module,
+                    dist="victor-core",
+                    version=_own_version(),
+                    builtin=True,
+                )
+            )
         for entry in self._all_entries():
             if entry.group == HOOKSPECS_GROUP:
                 continue
             infos.append(
                 self._info(
-                    entry.family,
-                    entry.name,
-                    entry.value,
-                    entry.dist_name,
-                    entry.dist_version,
-                    False,
+                    family=entry.family,
+                    name=entry.name,
+                    value=entry.value,
+                    dist=entry.dist_name,
+                    version=entry.dist_version,
+                    builtin=False,
                     disabled=entry.name in disabled,
                 )
             )
@@ -467,13 +477,13 @@ class PluginManager(pluggy.PluginManager):
 
     def _info(
         self,
+        *,
         family: str,
         name: str,
         value: str,
         dist: str,
         version: str,
         builtin: bool,
-        *,
         disabled: bool = False,
     ) -> PluginInfo:
         status = self._status.get((family, name)) or _Status()

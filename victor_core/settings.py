@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -185,7 +186,7 @@ class Settings:
     )
     lazy_loading_cpu_threshold: float = _float(
         0.7,
-        "Background warm-up preloads lazy families only while system CPU use is below this fraction.",
+        "Background warm-up preloads lazy families only while system CPU use is under this.",
         lo=0.0,
         hi=1.0,
         open_lo=True,
@@ -203,9 +204,7 @@ class Settings:
 
     # Parallel execution ---------------------------------------------------------
     parallel_execution_enabled: bool = _bool(True, "Run independent tools and steps concurrently.")
-    max_parallel_workers: int = _int(
-        8, "Most tools or steps running at once.", lo=1, hi=256
-    )
+    max_parallel_workers: int = _int(8, "Most tools or steps running at once.", lo=1, hi=256)
     parallel_threshold: int = _int(
         2, "Fewest items for which execution goes parallel; fewer run in sequence.", lo=1, hi=10_000
     )
@@ -213,7 +212,11 @@ class Settings:
         True, "Run independent steps of a skill chain concurrently."
     )
     tool_execution_timeout: float = _float(
-        30.0, "Seconds a tool may run before it fails with a timeout.", lo=0.0, hi=_DAY, open_lo=True
+        30.0,
+        "Seconds a tool may run before it fails with a timeout.",
+        lo=0.0,
+        hi=_DAY,
+        open_lo=True,
     )
 
     # Tool selection cache ------------------------------------------------------
@@ -229,13 +232,13 @@ class Settings:
         True, "Cache selections keyed by query and context (recent messages, stage)."
     )
     tool_selection_cache_rl: bool = _bool(True, "Cache the learned (RL) tool rankings.")
-    tool_selection_max_tools: int = _int(
-        10, "Most tools a selection returns.", lo=1, hi=10_000
-    )
+    tool_selection_max_tools: int = _int(10, "Most tools a selection returns.", lo=1, hi=10_000)
 
     # Response cache ---------------------------------------------------------------
     response_cache_enabled: bool = _bool(True, "Cache provider responses.")
-    response_cache_size: int = _int(2000, "Most entries in the response cache.", lo=1, hi=10_000_000)
+    response_cache_size: int = _int(
+        2000, "Most entries in the response cache.", lo=1, hi=10_000_000
+    )
     response_cache_ttl: float = _float(
         1800.0, "Seconds a response stays cached.", lo=0.0, hi=365 * _DAY, open_lo=True
     )
@@ -259,7 +262,10 @@ class Settings:
 
     # Memory --------------------------------------------------------------------------
     memory_limit_mb: int = _int(
-        4000, "Process memory (RSS, MB) at which victor-core sheds caches and pools.", lo=16, hi=1_048_576
+        4000,
+        "Process memory (RSS, MB) at which victor-core sheds caches and pools.",
+        lo=16,
+        hi=1_048_576,
     )
     memory_warning_threshold: float = _float(
         0.8,
@@ -277,7 +283,9 @@ class Settings:
         10_000, "Most facts kept (the least used go first).", lo=1, hi=100_000_000
     )
     use_memory_pools: bool = _bool(False, "Reuse pooled objects for frequent allocations.")
-    memory_pool_size: int = _int(1000, "Most objects kept in each memory pool.", lo=1, hi=10_000_000)
+    memory_pool_size: int = _int(
+        1000, "Most objects kept in each memory pool.", lo=1, hi=10_000_000
+    )
     maintenance_enabled: bool = _bool(
         False,
         "Run periodic maintenance (old episodes, expired cache entries, consolidation).",
@@ -286,7 +294,11 @@ class Settings:
         _HOUR, "Seconds between maintenance runs.", lo=1.0, hi=30 * _DAY
     )
     episode_retention_days: float = _float(
-        30.0, "Maintenance removes episodes older than this many days.", lo=0.0, hi=36_500.0, open_lo=True
+        30.0,
+        "Maintenance removes episodes older than this many days.",
+        lo=0.0,
+        hi=36_500.0,
+        open_lo=True,
     )
 
     # Connection pooling -------------------------------------------------------------
@@ -306,7 +318,9 @@ class Settings:
     provider_api_key: str = _str(
         "", "API key for the provider; empty: read from the provider's usual variable."
     )
-    openai_timeout: float = _float(30.0, "Seconds per OpenAI request.", lo=0.0, hi=_DAY, open_lo=True)
+    openai_timeout: float = _float(
+        30.0, "Seconds per OpenAI request.", lo=0.0, hi=_DAY, open_lo=True
+    )
     openai_max_retries: int = _int(3, "Retries of a failed OpenAI request.", lo=0, hi=100)
     openai_concurrent_requests: int = _int(
         10, "Most OpenAI requests in flight at once.", lo=1, hi=10_000
@@ -318,7 +332,9 @@ class Settings:
     anthropic_concurrent_requests: int = _int(
         10, "Most Anthropic requests in flight at once.", lo=1, hi=10_000
     )
-    google_timeout: float = _float(30.0, "Seconds per Google request.", lo=0.0, hi=_DAY, open_lo=True)
+    google_timeout: float = _float(
+        30.0, "Seconds per Google request.", lo=0.0, hi=_DAY, open_lo=True
+    )
     google_max_retries: int = _int(3, "Retries of a failed Google request.", lo=0, hi=100)
     google_concurrent_requests: int = _int(
         10, "Most Google requests in flight at once.", lo=1, hi=10_000
@@ -347,11 +363,13 @@ class Settings:
     monitoring_enabled: bool = _bool(
         False, "Check latency, error rate and memory periodically and log warnings."
     )
-    monitoring_interval: float = _float(
-        60.0, "Seconds between monitoring checks.", lo=0.1, hi=_DAY
-    )
+    monitoring_interval: float = _float(60.0, "Seconds between monitoring checks.", lo=0.1, hi=_DAY)
     latency_warning_ms: float = _float(
-        2000.0, "Average latency (ms) above which the monitor warns.", lo=0.0, hi=_DAY * 1000, open_lo=True
+        2000.0,
+        "Average latency (ms) above which the monitor warns.",
+        lo=0.0,
+        hi=_DAY * 1000,
+        open_lo=True,
     )
     error_rate_threshold: float = _float(
         0.05, "Error rate above which the monitor warns.", lo=0.0, hi=1.0
@@ -359,7 +377,9 @@ class Settings:
 
     # Plugins and storage -------------------------------------------------------------
     disabled_plugins: tuple[str, ...] = _str_list("Entry-point names that are never loaded.")
-    strict_plugins: bool = _bool(False, "Raise when a plugin fails to load instead of isolating it.")
+    strict_plugins: bool = _bool(
+        False, "Raise when a plugin fails to load instead of isolating it."
+    )
     cache_dir: Path = _path(lambda: _user_dir("cache"), "Directory of the persistent caches.")
     data_dir: Path = _path(lambda: _user_dir("data"), "Directory of persistent memory and state.")
 
@@ -374,7 +394,7 @@ class Settings:
         if field is None:
             raise _unknown(name)
         if field.converter is not None:
-            value = field.converter(value)  # type: ignore[call-arg]
+            value = field.converter(value)  # type: ignore[call-arg,operator]
         if field.validator is not None:
             field.validator(self, field, value)
         object.__setattr__(self, name, value)
@@ -520,7 +540,7 @@ class Settings:
 def _default(field: attrs.Attribute[Any]) -> Any:
     default = field.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-        return default.factory()  # type: ignore[attr-defined]
+        return default.factory()  # type: ignore[attr-defined,union-attr]
     return default
 
 
@@ -565,7 +585,9 @@ def _parse_env(field: attrs.Attribute[Any], key: str, raw: str) -> Any:
             return float(text)
     except ValueError:
         raise SettingsError(
-            f"{key} (setting {field.name}) must be {field.metadata['accepts']} (got {raw!r})", field=field.name, value=raw
+            f"{key} (setting {field.name}) must be {field.metadata['accepts']} (got {raw!r})",
+            field=field.name,
+            value=raw,
         ) from None
     return text  # str, path and list fields convert themselves
 

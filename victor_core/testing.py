@@ -27,8 +27,9 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -117,9 +118,7 @@ class EntryPointInstaller:
     ) -> Path:
         """Install a distribution; see :func:`make_distribution`."""
         self._modules.extend(modules or {})
-        return make_distribution(
-            self.site, name, entry_points, version=version, modules=modules
-        )
+        return make_distribution(self.site, name, entry_points, version=version, modules=modules)
 
     def cleanup(self) -> None:
         """Forget the modules the distributions defined (so the next test imports afresh)."""

@@ -1,3 +1,5 @@
-from victor_core.cli import main
 import sys
+
+from victor_core.cli import main
+
 sys.exit(main())

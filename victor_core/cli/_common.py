@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from victor_core.settings import Settings
 
@@ -49,9 +50,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def print_table(
-    rows: Iterable[Sequence[Any]], headers: Sequence[str], *, file: Any = None
-) -> None:
+def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, file: Any = None) -> None:
     """Print ``rows`` as an aligned plain-text table with ``headers``."""
     out = file or sys.stdout
     cells = [[_cell(c) for c in row] for row in rows]
@@ -59,11 +58,11 @@ def print_table(
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line.rstrip(), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def _cell(value: Any) -> str:

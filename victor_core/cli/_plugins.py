@@ -34,7 +34,11 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for p in plugins:
-        state = "disabled" if p.disabled else ("error" if p.error else ("loaded" if p.loaded else "lazy"))
+        state = (
+            "disabled"
+            if p.disabled
+            else ("error" if p.error else ("loaded" if p.loaded else "lazy"))
+        )
         rows.append(
             (
                 p.name,

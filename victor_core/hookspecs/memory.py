@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 @hookspec(firstresult=True)
-def victor_memory_backend(settings: Settings) -> Any:
+def victor_memory_backend(settings: Settings) -> Any:  # type: ignore[empty-body]
     """Return the storage backend of episodic and semantic memory.
 
     Called once, the first time memory is used. The first implementation
@@ -37,7 +37,7 @@ def victor_episode_stored(episode: Any) -> None:
 
 
 @hookspec
-def victor_consolidation_strategies() -> list[Any]:
+def victor_consolidation_strategies() -> list[Any]:  # type: ignore[empty-body]
     """Return extra consolidation strategies.
 
     Called by ``consolidate_memories()``. A strategy is a callable

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def victor_personas() -> list[Persona]:
+def victor_personas() -> list[Persona]:  # type: ignore[empty-body]
     """Return the personas this plugin provides.
 
     Called once, the first time a persona is looked up (``victor run

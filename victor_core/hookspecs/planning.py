@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from victor_core._markers import hookspec
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
 
 @hookspec(firstresult=True)
-def victor_plan(goal: str, context: Mapping[str, Any]) -> Plan | None:
+def victor_plan(goal: str, context: Mapping[str, Any]) -> Plan | None:  # type: ignore[empty-body]
     """Turn a goal into a :class:`victor_core.Plan` (a DAG of steps).
 
     Called by ``planning.plan_for_goal(goal)`` and by every agent turn. The

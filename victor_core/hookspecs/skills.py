@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def victor_skills() -> list[Skill]:
+def victor_skills() -> list[Skill]:  # type: ignore[empty-body]
     """Return the skills this plugin provides.
 
     Called once, the first time the orchestrator needs its skill registry (to

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def victor_tools() -> list[Tool]:
+def victor_tools() -> list[Tool]:  # type: ignore[empty-body]
     """Return the tools this plugin provides.
 
     Called once, the first time the orchestrator needs its tool registry (to
