@@ -1,0 +1,58 @@
+"""The facade: cheap construction, services on first use, life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from victor_core import AgentOrchestrator, PluginManager, Settings
+from victor_core.exceptions import SettingsError
+
+
+def test_construction_builds_no_service(settings: Settings, pm: PluginManager) -> None:
+    orchestrator = AgentOrchestrator(settings, plugin_manager=pm)
+    assert orchestrator.settings is settings
+    assert orchestrator.plugin_manager is pm
+    for service in (
+        "caches",
+        "executor",
+        "skills",
+        "planning",
+        "selector",
+        "memory",
+        "agent",
+        "tools",
+    ):
+        assert service not in orchestrator.__dict__
+    assert not any(pm.is_family_loaded(f) for f in pm.families)
+
+
+def test_default_settings() -> None:
+    orchestrator = AgentOrchestrator(plugin_manager=PluginManager(discover=False))
+    assert isinstance(orchestrator.settings, Settings)
+
+
+def test_settings_must_be_settings() -> None:
+    with pytest.raises(SettingsError, match="settings must be a victor_core.Settings"):
+        AgentOrchestrator({"max_parallel_workers": 3})  # type: ignore[arg-type]
+
+
+def test_eager_tool_executor_is_ready_at_start(settings: Settings) -> None:
+    settings.lazy_load_tool_executor = False
+    pm = PluginManager(settings, discover=False)
+    orchestrator = AgentOrchestrator(settings, plugin_manager=pm)
+    assert "executor" in orchestrator.__dict__
+    assert pm.is_family_loaded("tools")
+    assert not pm.is_family_loaded("skills")
+
+
+def test_aclose_is_idempotent_and_async_with(settings: Settings, pm: PluginManager) -> None:
+    async def main() -> AgentOrchestrator:
+        async with AgentOrchestrator(settings, plugin_manager=pm) as orchestrator:
+            await orchestrator.get_cache_stats()
+        await orchestrator.aclose()
+        return orchestrator
+
+    orchestrator = asyncio.run(main())
+    assert orchestrator._closed
