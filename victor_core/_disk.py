@@ -7,8 +7,9 @@ process that reads it. :class:`SafeDisk` stores only byte strings and refuses,
 on read, every row that is not an inline byte string: such a row is reported
 as :class:`UndecodableEntry` and the cache treats it as a miss.
 
-Values are framed by :func:`encode_value` / :func:`decode_value`: one format
-byte, then JSON text (UTF-8) or the raw bytes. Neither path can execute code.
+Values reach this layer already framed by the cache (one format byte, then
+JSON text or raw bytes; see :mod:`victor_core.cache`), so decoding a row can
+never execute code.
 
 This module imports diskcache and sqlite3; it is imported only when a cache
 first touches its disk level.
@@ -16,82 +17,27 @@ first touches its disk level.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sqlite3
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import diskcache
 
-__all__ = [
-    "SafeDisk",
-    "UndecodableEntry",
-    "UnsupportedValue",
-    "decode_value",
-    "encode_value",
-    "open_store",
-]
+from victor_core.cache import UndecodableEntry
 
-_JSON = b"\x01"
-_BYTES = b"\x02"
+__all__ = ["SafeDisk", "open_store"]
 
 # diskcache's row modes (diskcache.core.MODE_*); only inline rows are accepted.
 _MODE_RAW = 1
-
-
-class UndecodableEntry(ValueError):
-    """A stored row is not in victor-core's safe format (for example a pickle)."""
-
-
-class UnsupportedValue(TypeError):
-    """A value is neither JSON-serialisable nor bytes."""
-
-
-def encode_value(value: Any) -> bytes:
-    """Frame ``value`` for storage: JSON text or raw bytes behind a format byte.
-
-    Args:
-        value: bytes (or bytearray/memoryview), or anything :func:`json.dumps` accepts.
-
-    Returns:
-        The framed byte string.
-
-    Raises:
-        UnsupportedValue: ``value`` is neither bytes nor JSON-serialisable.
-    """
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _BYTES + bytes(value)
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise UnsupportedValue(
-            f"cache values must be JSON-serialisable or bytes (got {type(value).__name__}: {exc})"
-        ) from None
-    return _JSON + text.encode("utf-8")
-
-
-def decode_value(blob: bytes) -> Any:
-    """Inverse of :func:`encode_value`.
-
-    Raises:
-        UndecodableEntry: the blob has an unknown format byte or invalid JSON.
-    """
-    head = blob[:1]
-    if head == _BYTES:
-        return blob[1:]
-    if head == _JSON:
-        try:
-            return json.loads(blob[1:].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise UndecodableEntry(f"invalid JSON entry: {exc}") from None
-    raise UndecodableEntry(f"unknown entry format byte {head!r}")
 
 
 class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type hints
     """A :class:`diskcache.Disk` that stores byte strings inline and never unpickles.
 
     Keys must be ``str``; values must be ``bytes`` (already framed by
-    :func:`encode_value`). Rows written by anything else - a pickle, a file
+    the cache). Rows written by anything else - a pickle, a file
     value, a pickled key - raise :class:`UndecodableEntry` when read.
     """
 
@@ -135,7 +81,15 @@ class _Store(diskcache.Cache):  # type: ignore[misc]  # diskcache ships no type 
     a cache must give up much sooner and let its caller fall back to memory.
     """
 
-    _retry_for = 5.0
+    def __init__(self, directory: str, *, retry_for: float, **settings: Any) -> None:
+        self._retry_for = retry_for
+        try:
+            super().__init__(directory, **settings)
+        except BaseException:
+            # A half-built store may hold this thread's connection: release it.
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
 
     @property
     def _sql_retry(self) -> Callable[..., Any]:
@@ -186,12 +140,11 @@ def open_store(directory: str, *, timeout: float) -> diskcache.Cache:
     delay = 0.005
     while True:
         try:
-            store = _Store.__new__(_Store)
-            store._retry_for = timeout
             # Byte-counted culling is off (size_limit): the tiered cache counts
             # entries itself. "least-recently-stored" keeps reads write-free.
-            store.__init__(
+            return _Store(
                 directory,
+                retry_for=timeout,
                 timeout=timeout,
                 disk=SafeDisk,
                 eviction_policy="least-recently-stored",
@@ -200,7 +153,6 @@ def open_store(directory: str, *, timeout: float) -> diskcache.Cache:
                 statistics=0,
                 tag_index=1,
             )
-            return store
         except Exception as exc:
             if not _is_busy(exc) or time.monotonic() >= deadline:
                 raise

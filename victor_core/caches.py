@@ -1,0 +1,429 @@
+"""The three caches of the agent loop, built from :class:`~victor_core.settings.Settings`.
+
+=================  =========================================  ===================
+cache type         key                                        value
+=================  =========================================  ===================
+``tool_selection`` :func:`tool_selection_key` (query, context,  list of tool names
+                   RL namespaces; case and space folded)
+``response``       :func:`response_key` (provider, model,        response text/JSON
+                   messages, parameters; canonical + sha256)
+``embedding``      :func:`embedding_key` (model, text)           :func:`encode_vector`
+=================  =========================================  ===================
+
+Each is a :class:`~victor_core.cache.TieredCache` in ``cache_dir/<type>/``,
+opened the first time it is used. ``<type>_cache_enabled=False`` turns a cache
+off: :meth:`CacheManager.get` then returns ``None``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from victor_core.cache import TieredCache, fold_key
+from victor_core.exceptions import CacheError
+
+if TYPE_CHECKING:
+    from victor_core.settings import Settings
+
+__all__ = [
+    "CACHE_TYPES",
+    "NAMESPACES",
+    "CacheManager",
+    "decode_vector",
+    "embedding_key",
+    "encode_vector",
+    "response_key",
+    "tool_selection_key",
+]
+
+#: The cache types, in the order statistics list them.
+CACHE_TYPES = ("tool_selection", "response", "embedding")
+
+#: Namespaces of the tool-selection cache and the setting that switches each.
+NAMESPACES = {
+    "query": "tool_selection_cache_query",
+    "context": "tool_selection_cache_context",
+    "rl": "tool_selection_cache_rl",
+}
+
+# Longest excerpt of free text kept readable in a key (the digest makes it unique).
+_EXCERPT = 48
+
+
+def _check_type(cache_type: Any) -> str:
+    if cache_type not in CACHE_TYPES:
+        raise CacheError(
+            f"unknown cache type {cache_type!r}; accepted: "
+            + ", ".join(repr(t) for t in CACHE_TYPES),
+            cache=str(cache_type),
+        )
+    return str(cache_type)
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+def _canonical_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    to_dict = getattr(value, "to_dict", None) or getattr(value, "model_dump", None)
+    if callable(to_dict):
+        return to_dict()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _digest(document: Any) -> str:
+    """sha256 (hex) of the canonical JSON form of ``document``."""
+    import hashlib
+    import json
+
+    try:
+        text = json.dumps(
+            document,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=_canonical_default,
+        )
+    except (TypeError, ValueError) as exc:
+        raise CacheError(f"cannot build a cache key: {exc}") from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _excerpt(text: str) -> str:
+    folded = " ".join(text.split())
+    return folded if len(folded) <= _EXCERPT else folded[:_EXCERPT] + "…"
+
+
+def tool_selection_key(query: str, *, namespace: str = "query", context: Any = None) -> str:
+    """The readable key of a tool selection: ``"<namespace>:<query>[#<context digest>]"``.
+
+    The query is folded (case, whitespace) so that equivalent queries share an
+    entry; a context (recent messages, stage...) adds a digest of its canonical JSON.
+
+    Args:
+        query: the user's query.
+        namespace: ``"query"``, ``"context"`` or ``"rl"`` (learned rankings).
+        context: JSON-like data the selection depends on (``None``: none).
+
+    Raises:
+        CacheError: unknown namespace, non-string query, or context not JSON-like.
+    """
+    if namespace not in NAMESPACES:
+        raise CacheError(
+            f"unknown tool-selection namespace {namespace!r}; accepted: "
+            + ", ".join(repr(n) for n in NAMESPACES),
+            cache="tool_selection",
+        )
+    if not isinstance(query, str):
+        raise CacheError(
+            f"query must be a string (got {type(query).__name__})", cache="tool_selection"
+        )
+    key = f"{namespace}:{fold_key(query)}"
+    if context is not None:
+        key += "#" + _digest(context)[:32]
+    return key
+
+
+def response_key(provider: str, model: str, messages: Any, parameters: Any = None) -> str:
+    """The readable key of a provider response: ``"<provider>/<model>:<excerpt>#<sha256>"``.
+
+    The excerpt is the start of the last message's content (for glob
+    invalidation); the sha256 covers the canonical JSON of messages and
+    parameters, so any change to either is a different key.
+
+    Raises:
+        CacheError: messages or parameters are not JSON-like.
+    """
+    last = ""
+    if isinstance(messages, (list, tuple)) and messages:
+        tail = messages[-1]
+        content = tail.get("content") if isinstance(tail, dict) else tail
+        last = content if isinstance(content, str) else ""
+    elif isinstance(messages, str):
+        last = messages
+    digest = _digest({"messages": messages, "parameters": parameters or {}})
+    return f"{provider}/{model}:{_excerpt(last)}#{digest}"
+
+
+def embedding_key(model: str, text: str) -> str:
+    """The readable key of an embedding: ``"<model>:<excerpt>#<sha256 of text>"``.
+
+    Raises:
+        CacheError: ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise CacheError(f"text must be a string (got {type(text).__name__})", cache="embedding")
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{model}:{_excerpt(text)}#{digest}"
+
+
+def encode_vector(vector: Any) -> bytes:
+    """Pack a vector of floats as little-endian float32 bytes (4 bytes per component).
+
+    Raises:
+        CacheError: a component is not a number.
+    """
+    import array
+    import sys
+
+    try:
+        packed = array.array("f", vector)
+    except TypeError as exc:
+        raise CacheError(f"vector components must be numbers ({exc})", cache="embedding") from None
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def decode_vector(data: bytes) -> list[float]:
+    """Inverse of :func:`encode_vector`.
+
+    Raises:
+        CacheError: ``data`` is not bytes of a length divisible by 4.
+    """
+    import array
+    import sys
+
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) % 4:
+        size = len(data) if isinstance(data, (bytes, bytearray, memoryview)) else "?"
+        raise CacheError(
+            "an encoded vector must be bytes whose length is a multiple of 4"
+            f" (got {type(data).__name__} of length {size})",
+            cache="embedding",
+        )
+    packed = array.array("f")
+    packed.frombytes(bytes(data))
+    if sys.byteorder == "big":  # pragma: no cover
+        packed.byteswap()
+    return packed.tolist()
+
+
+# -- the manager ------------------------------------------------------------------------
+
+
+class CacheManager:
+    """Builds and owns the tool-selection, response and embedding caches.
+
+    Args:
+        settings: sizes, TTLs, switches and ``cache_dir`` are read from it; a
+            cache reads them when it opens.
+        metrics: a :class:`~victor_core.metrics.MetricsRegistry` (or anything with
+            ``create_counter(name, description).increment()``); when given, every
+            lookup increments ``victor_cache_<type>_hits_total`` or ``..._misses_total``.
+        clock: time source of the caches (default :func:`time.time`).
+    """
+
+    def __init__(self, settings: Settings, *, metrics: Any = None, clock: Any = None) -> None:
+        self.settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._caches: dict[str, TieredCache] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<CacheManager open={sorted(self._caches)}>"
+
+    def enabled(self, cache_type: str) -> bool:
+        """Whether ``cache_type`` is switched on in the settings.
+
+        Raises:
+            CacheError: unknown cache type.
+        """
+        return bool(getattr(self.settings, f"{_check_type(cache_type)}_cache_enabled"))
+
+    def namespace_enabled(self, namespace: str) -> bool:
+        """Whether the tool-selection ``namespace`` is cached (``tool_selection_cache_<ns>``)."""
+        setting = NAMESPACES.get(namespace)
+        return setting is not None and bool(getattr(self.settings, setting))
+
+    def get(self, cache_type: str) -> TieredCache | None:
+        """The cache of ``cache_type``, opened on first use; ``None`` when it is disabled.
+
+        Raises:
+            CacheError: unknown cache type.
+        """
+        if not self.enabled(cache_type):
+            return None
+        cache = self._caches.get(cache_type)
+        if cache is None:
+            with self._lock:
+                cache = self._caches.get(cache_type)
+                if cache is None:
+                    cache = self._caches[cache_type] = self._build(cache_type)
+                    self._start_sweeper()
+        return cache
+
+    def _build(self, cache_type: str) -> TieredCache:
+        settings = self.settings
+        return TieredCache(
+            cache_type,
+            directory=settings.cache_dir / cache_type,
+            max_size=getattr(settings, f"{cache_type}_cache_size"),
+            ttl=getattr(settings, f"{cache_type}_cache_ttl"),
+            # Tool selections are keyed by natural-language queries: fold them.
+            normalize=cache_type == "tool_selection",
+            clock=self._clock,
+            bypass=self._namespace_off if cache_type == "tool_selection" else None,
+            on_lookup=self._counter(cache_type),
+        )
+
+    def _namespace_off(self, key: str) -> bool:
+        namespace, sep, _ = key.partition(":")
+        setting = NAMESPACES.get(namespace) if sep else None
+        return setting is not None and not getattr(self.settings, setting)
+
+    def _counter(self, cache_type: str) -> Any:
+        registry = self._metrics
+        if registry is None:
+            return None
+        hits = registry.create_counter(
+            f"victor_cache_{cache_type}_hits_total", f"Hits of the {cache_type} cache."
+        )
+        misses = registry.create_counter(
+            f"victor_cache_{cache_type}_misses_total", f"Misses of the {cache_type} cache."
+        )
+
+        def count(hit: bool) -> None:
+            (hits if hit else misses).increment()
+
+        return count
+
+    # -- operations over caches -------------------------------------------------------
+
+    def _selected(self, cache_type: str | None) -> list[TieredCache]:
+        types = CACHE_TYPES if cache_type is None else (_check_type(cache_type),)
+        return [c for c in (self.get(t) for t in types) if c is not None]
+
+    def stats(self, cache_type: str | None = None) -> dict[str, Any]:
+        """Statistics of one cache, or of all three combined plus ``"by_type"``.
+
+        A disabled cache reports zeros and ``"enabled": False``.
+
+        Raises:
+            CacheError: unknown cache type.
+        """
+        if cache_type is not None:
+            return self._stats_of(_check_type(cache_type))
+        by_type = {t: self._stats_of(t) for t in CACHE_TYPES}
+        hits = sum(s["hits"] for s in by_type.values())
+        misses = sum(s["misses"] for s in by_type.values())
+        total = hits + misses
+        return {
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": hits / total if total else 0.0,
+            "miss_rate": misses / total if total else 0.0,
+            "current_size": sum(s["current_size"] for s in by_type.values()),
+            "max_size": sum(s["max_size"] for s in by_type.values()),
+            "evictions": sum(s["evictions"] for s in by_type.values()),
+            "expired": sum(s["expired"] for s in by_type.values()),
+            "by_type": by_type,
+        }
+
+    def _stats_of(self, cache_type: str) -> dict[str, Any]:
+        cache = self.get(cache_type)
+        if cache is None:
+            return {
+                "enabled": False,
+                "hits": 0,
+                "misses": 0,
+                "hit_rate": 0.0,
+                "miss_rate": 0.0,
+                "current_size": 0,
+                "max_size": 0,
+                "evictions": 0,
+                "expired": 0,
+            }
+        return {"enabled": True, **cache.stats()}
+
+    def invalidate(self, cache_type: str, pattern: str) -> int:
+        """Remove the entries of ``cache_type`` whose readable key matches the glob ``pattern``.
+
+        Returns:
+            How many entries went (0 when the cache is disabled).
+
+        Raises:
+            CacheError: unknown cache type or a pattern that is not a string.
+        """
+        cache = self.get(cache_type)
+        if not isinstance(pattern, str):
+            raise CacheError(
+                f"pattern must be a glob string such as '*auth*' (got {pattern!r})",
+                cache=cache_type,
+            )
+        return 0 if cache is None else cache.invalidate(pattern)
+
+    def clear_expired(self) -> int:
+        """Remove expired entries from every enabled cache; return how many went."""
+        return sum(cache.clear_expired() for cache in self._selected(None))
+
+    def clear(self, cache_type: str | None = None) -> int:
+        """Empty one cache (or all); return how many entries went.
+
+        Raises:
+            CacheError: unknown cache type.
+        """
+        return sum(cache.clear() for cache in self._selected(cache_type))
+
+    def shrink(self, fraction: float) -> int:
+        """Drop ``fraction`` of the in-memory entries of the open caches (disk keeps them).
+
+        Raises:
+            CacheError: ``fraction`` is not between 0 and 1.
+        """
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float))
+            or not (0.0 <= fraction <= 1.0)
+        ):
+            raise CacheError(f"fraction must be a number between 0 and 1 (got {fraction!r})")
+        return sum(cache.shrink(fraction) for cache in list(self._caches.values()))
+
+    def close(self) -> None:
+        """Stop the expiry sweeper and close every open cache (idempotent)."""
+        self._stop.set()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None and sweeper is not threading.current_thread():
+            sweeper.join(timeout=5)
+        with self._lock:
+            caches = list(self._caches.values())
+            self._caches.clear()
+        for cache in caches:
+            cache.close()
+        self._stop = threading.Event()
+
+    # -- automatic invalidation ------------------------------------------------------
+
+    def _start_sweeper(self) -> None:
+        # Caller holds self._lock.
+        if self._sweeper is not None or not self.settings.cache_auto_invalidate:
+            return
+        thread = threading.Thread(
+            target=self._sweep_loop,
+            args=(self._stop,),
+            name="victor-cache-sweeper",
+            daemon=True,
+        )
+        self._sweeper = thread
+        thread.start()
+
+    def _sweep_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.cache_auto_invalidate_interval):
+            for cache in list(self._caches.values()):
+                try:
+                    removed = cache.clear_expired()
+                finally:
+                    # Connections are per thread: release this one between sweeps.
+                    cache.release_thread_connection()
+                if removed:
+                    from victor_core._log import get_logger
+
+                    get_logger().debug("cache_expired_swept", cache=cache.name, removed=removed)
