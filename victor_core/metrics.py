@@ -35,7 +35,8 @@ import math
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from victor_core.exceptions import VictorError
 
@@ -100,7 +101,7 @@ def _check_labelnames(metric: str, labelnames: Iterable[str]) -> tuple[str, ...]
                 f"start with '__', got {label!r}",
                 metric=metric,
             )
-        if label == "le" or label == "quantile":
+        if label in {"le", "quantile"}:
             raise MetricsError(
                 f"label name {label!r} of metric {metric!r} is reserved by Prometheus",
                 metric=metric,
@@ -115,9 +116,7 @@ class _Metric:
 
     kind = "untyped"
 
-    def __init__(
-        self, name: str, description: str = "", *, labelnames: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, name: str, description: str = "", *, labelnames: Iterable[str] = ()) -> None:
         self.name = _check_name(name)
         self.description = str(description)
         self.labelnames = _check_labelnames(name, labelnames)
@@ -187,7 +186,7 @@ class _Metric:
             return [({}, self)]
         with self._lock:
             children = list(self._children.items())
-        return [(dict(zip(self.labelnames, key)), child) for key, child in children]
+        return [(dict(zip(self.labelnames, key, strict=True)), child) for key, child in children]
 
     def _sample(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -211,11 +210,14 @@ class Counter(_Metric):
 
     kind = "counter"
 
-    def __init__(
-        self, name: str, description: str = "", *, labelnames: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, name: str, description: str = "", *, labelnames: Iterable[str] = ()) -> None:
         super().__init__(name, description, labelnames=labelnames)
         self._value: float = 0
+        if self.labelnames:
+            self.increment = self._refuse  # type: ignore[method-assign]
+
+    def _refuse(self, n: float = 1) -> None:
+        self._unlabeled()
 
     def _new_child(self) -> Counter:
         return Counter(self.name, self.description)
@@ -231,18 +233,19 @@ class Counter(_Metric):
                 f"counter {self.name!r} can only go up; increment must be >= 0 (got {n!r})",
                 metric=self.name,
             )
-        if self.labelnames:
-            self._unlabeled()
         with self._lock:
             self._value += n
 
-    inc = increment
+    def inc(self, n: float = 1) -> None:
+        """Same as :meth:`increment`."""
+        self.increment(n)
 
     @property
     def value(self) -> float:
         """The current value (for a labelled counter: the sum over its series)."""
         if self.labelnames:
-            return sum(child.value for _, child in self.series())
+            total: float = sum(child.value for _, child in self.series())
+            return total
         return self._value
 
     def reset(self) -> None:
@@ -261,9 +264,7 @@ class Gauge(_Metric):
 
     kind = "gauge"
 
-    def __init__(
-        self, name: str, description: str = "", *, labelnames: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, name: str, description: str = "", *, labelnames: Iterable[str] = ()) -> None:
         super().__init__(name, description, labelnames=labelnames)
         self._value: float = 0.0
         self._function: Callable[[], float] | None = None
@@ -351,42 +352,76 @@ class Histogram(_Metric):
         self._min = math.inf
         self._max = -math.inf
         self._recent: collections.deque[float] = collections.deque(maxlen=window)
-        # deque.append and popleft are atomic, so observe() needs no lock.
-        self._pending: collections.deque[float] = collections.deque()
+        # Observations wait here until the next fold. list.append, slicing and
+        # deleting a prefix are each atomic, and appends only touch the end, so
+        # observe() needs no lock and the fold loses nothing.
+        self._pending: list[float] = []
+        # Histograms that also receive every folded batch, and the reverse
+        # links, so that reading a fed histogram folds its sources first
+        # (see instrument()).
+        self._feeds: tuple[Histogram, ...] = ()
+        self._sources: tuple[Histogram, ...] = ()
+        if self.labelnames:
+            self.observe = self._refuse  # type: ignore[method-assign]
 
     def _new_child(self) -> Histogram:
         return type(self)(self.name, self.description, buckets=self.buckets, window=self.window)
 
+    def _refuse(self, value: float) -> None:
+        self._unlabeled()
+
     def observe(self, value: float) -> None:
-        """Record one observation."""
-        if self.labelnames:
-            self._unlabeled()
+        """Record one observation (a number)."""
         pending = self._pending
         pending.append(value)
         if len(pending) >= _FOLD_EVERY:
             self._fold()
 
+    def _feed(self, targets: tuple[Histogram, ...]) -> None:
+        """Send every later observation to ``targets`` too (replacing earlier targets)."""
+        self._fold()
+        for old in self._feeds:
+            old._sources = tuple(s for s in old._sources if s is not self)
+        self._feeds = targets
+        for target in targets:
+            target._sources = (*target._sources, self)
+
     def _fold(self) -> None:
+        for source in self._sources:
+            source._fold()
+        pending = self._pending
+        if not pending:
+            return
         with self._lock:
-            pending = self._pending
-            popleft = pending.popleft
-            batch = [popleft() for _ in range(len(pending))]
-            if not batch:
-                return
-            batch = [float(v) for v in batch]
-            self._recent.extend(batch)
-            self._count += len(batch)
-            self._sum += math.fsum(batch)
-            batch.sort()
-            self._min = min(self._min, batch[0])
-            self._max = max(self._max, batch[-1])
-            counts = self._counts
-            previous = 0
-            for i, bound in enumerate(self.buckets):
-                upto = bisect.bisect_right(batch, bound)
-                counts[i] += upto - previous
-                previous = upto
-            counts[-1] += len(batch) - previous
+            size = len(pending)
+            batch = pending[:size]
+            del pending[:size]
+            try:
+                ordered = sorted(batch)
+            except TypeError:  # a non-number was observed: drop it rather than break reads
+                batch = [v for v in batch if isinstance(v, (int, float))]
+                ordered = sorted(batch)
+            self._absorb(batch, ordered)
+        for target in self._feeds:
+            with target._lock:
+                target._absorb(batch, ordered)
+
+    def _absorb(self, batch: list[float], ordered: list[float]) -> None:
+        # Called with self._lock held; ordered is batch sorted.
+        if not batch:
+            return
+        self._recent.extend(batch)
+        self._count += len(batch)
+        self._sum += math.fsum(batch)
+        self._min = min(self._min, ordered[0])
+        self._max = max(self._max, ordered[-1])
+        counts = self._counts
+        previous = 0
+        for i, bound in enumerate(self.buckets):
+            upto = bisect.bisect_right(ordered, bound)
+            counts[i] += upto - previous
+            previous = upto
+        counts[-1] += len(ordered) - previous
 
     @property
     def count(self) -> int:
@@ -428,7 +463,7 @@ class Histogram(_Metric):
             counts = list(self._counts)
         out: list[tuple[float, int]] = []
         running = 0
-        for bound, n in zip((*self.buckets, math.inf), counts):
+        for bound, n in zip((*self.buckets, math.inf), counts, strict=True):
             running += n
             out.append((bound, running))
         return out
@@ -549,7 +584,7 @@ class Timer(Histogram):
         return self.sum / count if count else None
 
     def stats(self) -> dict[str, Any]:
-        """The histogram figures in seconds, plus ``mean_ms``, ``p50_ms``, ``p95_ms``, ``p99_ms``."""
+        """The histogram figures in seconds, plus the same in milliseconds (``p95_ms``...)."""
         doc = super().stats()
         for key in ("mean", "min", "max", "p50", "p95", "p99"):
             value = doc[key]
@@ -785,15 +820,19 @@ def instrument(
 ) -> Callable[[], None]:
     """Count and time every hook call of ``plugin_manager`` into ``registry``.
 
-    Installs pluggy hook-call monitoring (:meth:`pluggy.PluginManager.add_hookcall_monitoring`)
-    feeding these metrics:
+    Feeds these metrics:
 
-    - ``victor_hook_duration_seconds{hook}`` (timer; its count is the number of calls),
-    - ``victor_hook_errors_total{hook}`` (calls that raised),
-    - with ``per_plugin``: ``victor_hookimpl_duration_seconds{hook,plugin}`` timing each
-      implementation on its own (async implementations until their coroutine finishes).
+    - ``victor_hook_duration_seconds{hook}``: a timer; its count is the number of calls,
+    - ``victor_hook_errors_total{hook}``: calls that raised,
+    - with ``per_plugin``: ``victor_hookimpl_duration_seconds{hook,plugin}``, each
+      implementation on its own (an ``async def`` one until its coroutine finishes).
 
-    Nothing is installed when ``registry.enabled`` is False.
+    The monitor sits where pluggy's own hook-call monitoring
+    (:meth:`pluggy.PluginManager.add_hookcall_monitoring`) does, around the
+    call of the implementations, but without its per-call closure and result
+    object, which would double the cost of a one-implementation call. A
+    one-implementation hook is timed once and credited to both series. Nothing
+    is installed when ``registry.enabled`` is False.
 
     Args:
         plugin_manager: a pluggy plugin manager (victor-core's or a plain one).
@@ -816,38 +855,93 @@ def instrument(
         "Time spent in each hook implementation",
         labels=("hook", "plugin"),
     )
-    # perf_counter start times of the calls in progress, per thread (hooks nest).
-    local = threading.local()
-    clock = time.perf_counter
-    by_hook: dict[str, Timer] = {}
+    states: dict[str, _HookState] = {}
     wrapped: dict[int, tuple[Any, Callable[..., Any]]] = {}
+    clock = time.perf_counter
 
-    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
-        if per_plugin:
-            for impl in hook_impls:
-                if id(impl) not in wrapped:
-                    _wrap_impl(impl, hook_name, impl_timer, wrapped)
+    def prepare(hook_name: str, hook_impls: Any) -> _HookState:
+        timer = hook_timer.labels(hook_name)
+        state = _HookState(timer, hook_errors.labels(hook_name), hook_impls)
+        lone = _wrap_impls(hook_name, hook_impls, impl_timer, wrapped) if per_plugin else None
+        # What was observed so far is credited to the implementations it was for.
+        timer._feed((lone,) if lone is not None else ())
+        states[hook_name] = state
+        return state
+
+    if not hasattr(plugin_manager, "_inner_hookexec"):  # pragma: no cover - other pluggy
+        return _instrument_public(plugin_manager, prepare, states, wrapped)
+    inner = plugin_manager._inner_hookexec
+
+    def monitored(hook_name: str, hook_impls: Any, caller_kwargs: Any, firstresult: bool) -> Any:
+        state = states.get(hook_name)
+        if (
+            state is None
+            or len(hook_impls) != state.size
+            or (hook_impls and hook_impls[-1] is not state.last)
+        ):
+            state = prepare(hook_name, hook_impls)
+        start = clock()
         try:
-            local.stack.append(clock())
-        except AttributeError:
-            local.stack = [clock()]
+            return inner(hook_name, hook_impls, caller_kwargs, firstresult)
+        except BaseException:
+            state.errors.increment()
+            raise
+        finally:
+            # Histogram.observe() inlined: this runs on every hook call.
+            pending = state.pending
+            pending.append(clock() - start)
+            if len(pending) >= _FOLD_EVERY:
+                state.timer._fold()
 
-    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
-        elapsed = clock() - local.stack.pop()
-        timer = by_hook.get(hook_name)
-        if timer is None:
-            timer = by_hook[hook_name] = hook_timer.labels(hook_name)
-        timer.observe(elapsed)
+    plugin_manager._inner_hookexec = monitored
+
+    def undo() -> None:
+        if plugin_manager._inner_hookexec is monitored:
+            plugin_manager._inner_hookexec = inner
+        for state in states.values():
+            state.timer._feed(())
+        _unwrap(wrapped)
+
+    return undo
+
+
+class _HookState:
+    """The series one hook feeds, and the implementations they were prepared for."""
+
+    __slots__ = ("errors", "last", "pending", "size", "timer")
+
+    def __init__(self, timer: Timer, errors: Counter, hook_impls: Any) -> None:
+        self.timer = timer
+        self.pending = timer._pending
+        self.errors = errors
+        self.size = len(hook_impls)
+        self.last = hook_impls[-1] if hook_impls else None
+
+
+def _instrument_public(
+    plugin_manager: Any,
+    prepare: Callable[[str, Any], _HookState],
+    states: dict[str, _HookState],
+    wrapped: dict[int, tuple[Any, Callable[..., Any]]],
+) -> Callable[[], None]:  # pragma: no cover - used only if pluggy changes its internals
+    local = threading.local()
+
+    def before(hook_name: str, hook_impls: Any, kwargs: Any) -> None:
+        prepare(hook_name, hook_impls)
+        local.__dict__.setdefault("stack", []).append(time.perf_counter())
+
+    def after(outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
+        elapsed = time.perf_counter() - local.stack.pop()
+        state = states[hook_name]
+        state.timer.observe(elapsed)
         if outcome.exception is not None:
-            hook_errors.labels(hook_name).increment()
+            state.errors.increment()
 
     undo_monitoring = plugin_manager.add_hookcall_monitoring(before, after)
 
     def undo() -> None:
         undo_monitoring()
-        for impl, original in list(wrapped.values()):
-            impl.function = original
-        wrapped.clear()
+        _unwrap(wrapped)
 
     return undo
 
@@ -856,25 +950,56 @@ def _noop() -> None:
     return None
 
 
-def _wrap_impl(
-    impl: Any,
+def _unwrap(wrapped: dict[int, tuple[Any, Callable[..., Any]]]) -> None:
+    for impl, original in list(wrapped.values()):
+        impl.function = original
+    wrapped.clear()
+
+
+def _wrap_impls(
     hook_name: str,
+    hook_impls: Any,
     impl_timer: Timer,
     wrapped: dict[int, tuple[Any, Callable[..., Any]]],
-) -> None:
-    # Wrappers (old and new style) are generators around the others: their time
-    # includes the inner calls, so they are not timed on their own.
-    if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
-        wrapped[id(impl)] = (impl, impl.function)
-        return
+) -> Timer | None:
+    """Time each implementation; return the series of a lone sync one instead.
+
+    A lone synchronous implementation needs no wrapper: the hook's own time is
+    its time, so the hook's series feeds the implementation's and the call
+    stays cheap. Wrappers (old and new style) surround the others and are not
+    timed alone.
+    """
     import inspect
 
-    original = impl.function
-    timer = impl_timer.labels(hook_name, impl.plugin_name or "?")
-    observe = timer.observe
+    plain = [i for i in hook_impls if not (i.hookwrapper or i.wrapper)]
+    if (
+        len(hook_impls) == 1
+        and len(plain) == 1
+        and id(plain[0]) not in wrapped
+        and not inspect.iscoroutinefunction(plain[0].function)
+    ):
+        lone: Timer = impl_timer.labels(hook_name, plain[0].plugin_name or "?")
+        return lone
+    for impl in plain:
+        if id(impl) in wrapped:
+            continue
+        original = impl.function
+        wrapped[id(impl)] = (impl, original)
+        impl.function = _timed_function(
+            original, impl_timer.labels(hook_name, impl.plugin_name or "?").observe
+        )
+    return None
+
+
+def _timed_function(
+    original: Callable[..., Any], observe: Callable[[float], None]
+) -> Callable[..., Any]:
+    import inspect
+
     clock = time.perf_counter
     if inspect.iscoroutinefunction(original):
 
+        @functools.wraps(original)
         async def timed_async(*args: Any) -> Any:
             start = clock()
             try:
@@ -882,16 +1007,14 @@ def _wrap_impl(
             finally:
                 observe(clock() - start)
 
-        function: Callable[..., Any] = functools.wraps(original)(timed_async)
-    else:
+        return timed_async
 
-        def timed(*args: Any) -> Any:
-            start = clock()
-            try:
-                return original(*args)
-            finally:
-                observe(clock() - start)
+    @functools.wraps(original)
+    def timed(*args: Any) -> Any:
+        start = clock()
+        try:
+            return original(*args)
+        finally:
+            observe(clock() - start)
 
-        function = functools.wraps(original)(timed)
-    wrapped[id(impl)] = (impl, original)
-    impl.function = function
+    return timed

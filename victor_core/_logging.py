@@ -1,0 +1,66 @@
+"""structlog configuration for the command line.
+
+The library never configures logging; ``victor`` calls
+:func:`configure_logging` once, before running a command. Logs go to stderr so
+that stdout carries only results (and only JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import IO, Any, TextIO, cast
+
+__all__ = ["configure_logging"]
+
+_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+_FORMATS = ("console", "json")
+
+
+def configure_logging(
+    fmt: str | None = None, verbosity: int = 0, *, stream: IO[str] | None = None
+) -> None:
+    """Route structlog to ``stream`` with a renderer fit for it.
+
+    Args:
+        fmt: ``"console"`` (coloured, human) or ``"json"`` (one object per line);
+            default: console on a terminal, JSON otherwise.
+        verbosity: 0 shows warnings and errors, 1 adds info, 2 or more adds debug.
+        stream: where to write (default: stderr).
+
+    Raises:
+        ValueError: ``fmt`` is not one of the accepted formats.
+    """
+    import structlog
+
+    if fmt is not None and fmt not in _FORMATS:
+        raise ValueError(f"log format must be one of {list(_FORMATS)} (got {fmt!r})")
+    out = stream if stream is not None else sys.stderr
+    level = _LEVELS[min(max(int(verbosity), 0), len(_LEVELS) - 1)]
+    if fmt is None:
+        fmt = "console" if _isatty(out) else "json"
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if fmt == "json":
+        processors += [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer(colors=_isatty(out)))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

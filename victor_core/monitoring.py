@@ -1,0 +1,401 @@
+"""Process figures, the ``get_metrics()`` summary, and the threshold monitor.
+
+:func:`collect_metrics` turns a :class:`~victor_core.metrics.MetricsRegistry`
+into the summary the user's guide reads::
+
+    metrics = await orchestrator.get_metrics()
+    if metrics["avg_latency"] > 2000:  # milliseconds
+        ...
+
+Which metrics count as what, so that every service can contribute without a
+central list:
+
+- an *operation* is one observation of any timer outside the hook
+  instrumentation (``tool_execution_time``, response and task timers...):
+  ``avg_latency`` and the percentiles are over operations, in milliseconds;
+- an *error* is one increment of any counter whose name contains ``error``,
+  outside the hook instrumentation; ``error_rate`` is errors per operation.
+
+:class:`Monitor` checks those figures at an interval and logs structured
+warnings; it is opt-in (``monitoring_enabled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from victor_core._log import get_logger
+from victor_core.exceptions import VictorError
+from victor_core.metrics import MetricsRegistry
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from victor_core.settings import Settings
+
+__all__ = ["Monitor", "MonitoringError", "collect_metrics", "process_gauges", "process_stats"]
+
+_HOOK_PREFIX = "victor_hook"
+_MB = 1024.0 * 1024.0
+_START = time.time()
+
+
+class MonitoringError(VictorError, RuntimeError):
+    """The monitor was used where it cannot run (no event loop)."""
+
+
+# --- process figures ---------------------------------------------------------------
+
+_process: Any = None
+
+
+def _rss_bytes() -> float:
+    """Resident memory of this process in bytes (psutil, imported on first use)."""
+    global _process
+    try:
+        if _process is None:
+            import psutil
+
+            _process = psutil.Process(os.getpid())
+        return float(_process.memory_info().rss)
+    except Exception:  # psutil missing or unusable: fall back to the peak (Unix)
+        try:
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
+            return float(peak if os.uname().sysname == "Darwin" else peak * 1024)
+        except Exception:
+            return math.nan
+
+
+def process_stats() -> dict[str, float]:
+    """``memory_usage`` (resident MB), ``cpu_time`` (user + system s) and ``uptime`` (s)."""
+    return {
+        "memory_usage": _rss_bytes() / _MB,
+        "cpu_time": time.process_time(),
+        "uptime": time.time() - _START,
+    }
+
+
+def process_gauges(
+    registry: MetricsRegistry | None = None, *, plugin_manager: Any = None
+) -> MetricsRegistry:
+    """Register gauges that read the process (and plugin) state whenever they are read.
+
+    So a registry exports meaningful figures even in a process that has done
+    nothing yet: ``process_resident_memory_bytes``, ``process_cpu_seconds``,
+    ``process_start_time_seconds``, ``process_threads`` and, with a plugin
+    manager, ``victor_plugins_discovered`` and ``victor_plugins_loaded``.
+
+    Args:
+        registry: where to register them (default: a new registry).
+        plugin_manager: anything with ``list_plugins()`` returning objects with ``loaded``.
+
+    Returns:
+        The registry.
+    """
+    import threading
+
+    registry = registry if registry is not None else MetricsRegistry()
+    registry.create_gauge(
+        "process_resident_memory_bytes", "Resident memory size in bytes"
+    ).set_function(_rss_bytes)
+    registry.create_gauge(
+        "process_cpu_seconds", "User and system CPU time spent in seconds"
+    ).set_function(time.process_time)
+    registry.create_gauge(
+        "process_start_time_seconds", "Start time of the process since the epoch in seconds"
+    ).set_function(lambda: _START)
+    registry.create_gauge("process_threads", "Number of Python threads").set_function(
+        threading.active_count
+    )
+    if plugin_manager is not None:
+        registry.create_gauge(
+            "victor_plugins_discovered", "Plugins found through entry points or registered"
+        ).set_function(lambda: _plugin_counts(plugin_manager)[0])
+        registry.create_gauge(
+            "victor_plugins_loaded", "Plugins imported and registered"
+        ).set_function(lambda: _plugin_counts(plugin_manager)[1])
+    return registry
+
+
+def _plugin_counts(plugin_manager: Any) -> tuple[int, int, int]:
+    plugins = list(plugin_manager.list_plugins())
+    loaded = sum(1 for p in plugins if getattr(p, "loaded", False))
+    failed = sum(1 for p in plugins if getattr(p, "error", None))
+    return len(plugins), loaded, failed
+
+
+# --- the summary -------------------------------------------------------------------
+
+
+def collect_metrics(
+    registry: MetricsRegistry,
+    *,
+    plugin_manager: Any = None,
+    cache_stats: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The summary behind ``get_metrics()``.
+
+    Args:
+        registry: the metrics to summarise.
+        plugin_manager: adds ``plugins_discovered``, ``plugins_loaded``, ``plugins_failed``.
+        cache_stats: the caches' statistics, reported under ``cache`` (with
+            ``cache_hit_rate`` beside it when present).
+
+    Returns:
+        ``avg_latency``, ``p50_latency``, ``p95_latency``, ``p99_latency`` (ms over
+        operations; 0.0 before the first one), ``requests``, ``errors``,
+        ``error_rate``, ``total_latency_ms``, ``memory_usage`` (resident MB),
+        ``cpu_time`` (s), ``uptime`` (s), ``operations`` (per timer), ``hooks``
+        (per hook: calls, errors, avg_ms, p95_ms, total_ms), ``hookimpls`` (per
+        ``hook/plugin``), and the plugin and cache figures when given.
+    """
+    requests = 0
+    total_s = 0.0
+    window: list[float] = []
+    errors = 0.0
+    operations: dict[str, dict[str, Any]] = {}
+    for metric in registry:
+        if metric.name.startswith(_HOOK_PREFIX):
+            continue
+        if metric.kind == "timer":
+            for labels, series in metric.series():
+                stats = series.stats()
+                requests += stats["count"]
+                total_s += stats["sum"]
+                with series._lock:
+                    window.extend(series._recent)
+                key = _series_key(metric.name, labels)
+                operations[key] = _timing_summary(stats)
+        elif metric.kind == "counter" and "error" in metric.name:
+            errors += metric.value
+    window.sort()
+    doc: dict[str, Any] = {
+        "avg_latency": total_s * 1000.0 / requests if requests else 0.0,
+        "p50_latency": _ms(_quantile(window, 0.50)),
+        "p95_latency": _ms(_quantile(window, 0.95)),
+        "p99_latency": _ms(_quantile(window, 0.99)),
+        "requests": requests,
+        "errors": errors,
+        "error_rate": min(1.0, errors / requests) if requests else 0.0,
+        "total_latency_ms": total_s * 1000.0,
+    }
+    doc.update(process_stats())
+    if plugin_manager is not None:
+        discovered, loaded, failed = _plugin_counts(plugin_manager)
+        doc["plugins_discovered"] = discovered
+        doc["plugins_loaded"] = loaded
+        doc["plugins_failed"] = failed
+    if cache_stats is not None:
+        doc["cache"] = cache_stats
+        if "hit_rate" in cache_stats:
+            doc["cache_hit_rate"] = cache_stats["hit_rate"]
+    doc["operations"] = operations
+    doc["hooks"], doc["hookimpls"] = _hook_figures(registry)
+    return doc
+
+
+def _hook_figures(
+    registry: MetricsRegistry,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    hooks: dict[str, dict[str, Any]] = {}
+    impls: dict[str, dict[str, Any]] = {}
+    timer = registry.get("victor_hook_duration_seconds")
+    errors = registry.get("victor_hook_errors")
+    error_counts: dict[str, float] = {}
+    if errors is not None:
+        error_counts = {labels["hook"]: s.value for labels, s in errors.series()}
+    if timer is not None:
+        for labels, series in timer.series():
+            figures = _timing_summary(series.stats())
+            figures["errors"] = error_counts.get(labels["hook"], 0)
+            hooks[labels["hook"]] = figures
+    impl_timer = registry.get("victor_hookimpl_duration_seconds")
+    if impl_timer is not None:
+        for labels, series in impl_timer.series():
+            impls[f"{labels['hook']}/{labels['plugin']}"] = _timing_summary(series.stats())
+    return hooks, impls
+
+
+def _timing_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    count = stats["count"]
+    return {
+        "calls": count,
+        "avg_ms": stats["sum"] * 1000.0 / count if count else 0.0,
+        "p95_ms": _ms(stats["p95"]),
+        "total_ms": stats["sum"] * 1000.0,
+    }
+
+
+def _series_key(name: str, labels: dict[str, str]) -> str:
+    if not labels:
+        return name
+    return name + "{" + ",".join(f"{k}={v}" for k, v in labels.items()) + "}"
+
+
+def _quantile(data: list[float], q: float) -> float | None:
+    if not data:
+        return None
+    pos = (len(data) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def _ms(seconds: float | None) -> float:
+    return 0.0 if seconds is None else seconds * 1000.0
+
+
+# --- the monitor -------------------------------------------------------------------
+
+
+def check_thresholds(
+    metrics: dict[str, Any], settings: Settings
+) -> list[tuple[str, dict[str, Any]]]:
+    """The warnings ``metrics`` deserve under ``settings``, as ``(event, fields)`` pairs.
+
+    Checks ``avg_latency > latency_warning_ms``, ``error_rate > error_rate_threshold``
+    and ``memory_usage > memory_warning_threshold * memory_limit_mb``.
+    """
+    warnings: list[tuple[str, dict[str, Any]]] = []
+    latency = metrics.get("avg_latency")
+    if isinstance(latency, (int, float)) and latency > settings.latency_warning_ms:
+        warnings.append(
+            (
+                "high_latency",
+                {"avg_latency_ms": latency, "threshold_ms": settings.latency_warning_ms},
+            )
+        )
+    rate = metrics.get("error_rate")
+    if isinstance(rate, (int, float)) and rate > settings.error_rate_threshold:
+        warnings.append(
+            ("high_error_rate", {"error_rate": rate, "threshold": settings.error_rate_threshold})
+        )
+    memory = metrics.get("memory_usage")
+    limit = settings.memory_warning_threshold * settings.memory_limit_mb
+    if isinstance(memory, (int, float)) and memory > limit:
+        warnings.append(
+            (
+                "memory_near_limit",
+                {
+                    "memory_usage_mb": memory,
+                    "threshold_mb": limit,
+                    "memory_limit_mb": settings.memory_limit_mb,
+                },
+            )
+        )
+    return warnings
+
+
+class Monitor:
+    """A background task that checks ``get_metrics()`` against the settings' thresholds.
+
+    Latency and error rate are judged over the interval since the previous
+    check when the figures allow it (``requests``, ``errors``,
+    ``total_latency_ms``), so an old burst does not keep warning forever.
+
+    Args:
+        settings: ``monitoring_interval``, ``latency_warning_ms``, ``error_rate_threshold``,
+            ``memory_limit_mb``, ``memory_warning_threshold``.
+        get_metrics: returns the metrics dict, or an awaitable of it.
+        logger: a structlog-style logger (default: ``victor_core``'s).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        get_metrics: Callable[[], Any],
+        *,
+        logger: Any = None,
+    ) -> None:
+        self.settings = settings
+        self._get_metrics = get_metrics
+        self._logger = logger
+        self._task: asyncio.Task[None] | None = None
+        self._previous: dict[str, Any] | None = None
+        self.checks = 0
+        self.last_warnings: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start checking every ``monitoring_interval`` seconds (idempotent).
+
+        Raises:
+            MonitoringError: no event loop is running in this thread.
+        """
+        import asyncio
+
+        if self.running:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise MonitoringError(
+                "Monitor.start() needs a running asyncio event loop; call it from async code"
+            ) from None
+        self._task = loop.create_task(self._run(), name="victor-core-monitor")
+
+    async def stop(self) -> None:
+        """Stop the background task and wait for it to end (idempotent)."""
+        import asyncio
+
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def check(self) -> list[tuple[str, dict[str, Any]]]:
+        """Read the metrics once, log a warning per crossed threshold, and return them."""
+        result = self._get_metrics()
+        metrics: dict[str, Any] = await result if inspect.isawaitable(result) else result
+        warnings = check_thresholds(self._windowed(metrics), self.settings)
+        logger = self._logger if self._logger is not None else get_logger()
+        for event, fields in warnings:
+            logger.warning(event, **fields)
+        self.checks += 1
+        self.last_warnings = warnings
+        return warnings
+
+    def _windowed(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        previous, self._previous = self._previous, metrics
+        keys = ("requests", "errors", "total_latency_ms")
+        if previous is None or not all(k in metrics and k in previous for k in keys):
+            return metrics
+        requests = metrics["requests"] - previous["requests"]
+        view = dict(metrics)
+        if requests > 0:
+            view["avg_latency"] = (
+                metrics["total_latency_ms"] - previous["total_latency_ms"]
+            ) / requests
+            view["error_rate"] = min(1.0, (metrics["errors"] - previous["errors"]) / requests)
+        else:  # nothing happened since the last check: nothing to judge
+            view["avg_latency"] = 0.0
+            view["error_rate"] = 0.0
+        return view
+
+    async def _run(self) -> None:
+        import asyncio
+
+        while True:
+            await asyncio.sleep(self.settings.monitoring_interval)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failing probe must not kill the monitor
+                logger = self._logger if self._logger is not None else get_logger()
+                logger.warning("monitoring_check_failed", error=f"{type(exc).__name__}: {exc}")
