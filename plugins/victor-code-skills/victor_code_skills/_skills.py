@@ -177,7 +177,7 @@ def check_test_health(
     run, was_reused = _get(inputs, "run_tests", lambda: wt.run_tests(path, timeout=timeout))
     if was_reused:
         reused.append("run_tests")
-    listing, was_reused = _get(inputs, "list_files", lambda: wt.list_files(path, pattern="*.py"))
+    listing, was_reused = _get(inputs, "list_files", lambda: wt.list_files(path, glob="*.py"))
     if was_reused:
         reused.append("list_files")
     py_files = [f for f in listing.get("files", []) if str(f).endswith(".py")]

@@ -87,7 +87,7 @@ def test_list_files_respects_gitignore(repo: Path) -> None:
     assert not any(f.startswith("build/") for f in files)
     assert not any("__pycache__" in f for f in files)
     assert result["count"] == len(files)
-    assert wt.list_files(str(repo), pattern="*.py")["files"] == [
+    assert wt.list_files(str(repo), glob="*.py")["files"] == [
         "pkg/__init__.py",
         "pkg/core.py",
         "pkg/long.py",

@@ -88,7 +88,7 @@ def list_files(
     path: str = ".",
     directory: str = ".",
     *,
-    pattern: str | None = None,
+    glob: str | None = None,
     max_files: int = 1000,
 ) -> dict[str, Any]:
     """List the workspace's files, skipping what ``.gitignore`` ignores.
@@ -96,7 +96,7 @@ def list_files(
     Args:
         path: the workspace root.
         directory: a directory inside the workspace to list (default: all of it).
-        pattern: a glob the file's relative path or name must match (``*.py``).
+        glob: a pattern the file's relative path or name must match (``*.py``).
         max_files: most files returned; ``truncated`` says when more exist.
 
     Returns:
@@ -107,7 +107,7 @@ def list_files(
     total = 0
     for file in ws.walk(directory):
         rel = ws.relative(file)
-        if pattern and not (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(file.name, pattern)):
+        if glob and not (fnmatch.fnmatch(rel, glob) or fnmatch.fnmatch(file.name, glob)):
             continue
         total += 1
         if len(files) < max_files:

@@ -55,7 +55,7 @@ def _tools() -> list[Tool]:
                 "static code analysis for a code review."
             ),
             func=analyze_code,
-            tags=("workspace", "analysis", "python", "read-only", "consumes:files"),
+            tags=("workspace", "analysis", "python", "read-only"),
         ),
         Tool(
             name="run_tests",

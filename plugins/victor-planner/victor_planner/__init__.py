@@ -1,0 +1,7 @@
+"""victor-planner: goals into DAG plans over the selected tools and skills."""
+
+from __future__ import annotations
+
+from victor_planner._planner import GoalPlanner, extract_parameters, split_subgoals
+
+__all__ = ["GoalPlanner", "extract_parameters", "split_subgoals"]
