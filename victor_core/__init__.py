@@ -7,21 +7,34 @@ their family is dispatched. See https://victor-core.readthedocs.io.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from victor_core._markers import hookimpl as hookimpl
 from victor_core._markers import hookspec as hookspec
 from victor_core.exceptions import VictorError as VictorError
-from victor_core.models import Persona as Persona
-from victor_core.models import Plan as Plan
-from victor_core.models import PlanStep as PlanStep
-from victor_core.models import Skill as Skill
-from victor_core.models import Tool as Tool
-from victor_core.models import ToolResult as ToolResult
 from victor_core.orchestrator import AgentOrchestrator as AgentOrchestrator
 from victor_core.plugins import PluginInfo as PluginInfo
 from victor_core.plugins import PluginManager as PluginManager
 from victor_core.settings import Settings as Settings
+
+if TYPE_CHECKING:
+    from victor_core.models import Persona as Persona
+    from victor_core.models import Plan as Plan
+    from victor_core.models import PlanStep as PlanStep
+    from victor_core.models import Skill as Skill
+    from victor_core.models import Tool as Tool
+    from victor_core.models import ToolResult as ToolResult
+
+# Value classes are built by attrs when their module is imported, which costs
+# milliseconds; a process that only constructs an orchestrator never pays it.
+_LAZY = {
+    "Persona": "victor_core.models",
+    "Plan": "victor_core.models",
+    "PlanStep": "victor_core.models",
+    "Skill": "victor_core.models",
+    "Tool": "victor_core.models",
+    "ToolResult": "victor_core.models",
+}
 
 __all__ = [
     "AgentOrchestrator",
@@ -43,6 +56,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # Looked up on first use so that ``import victor_core`` stays minimal.
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from victor_core._version import __version__ as value
 

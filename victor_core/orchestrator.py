@@ -58,16 +58,16 @@ class AgentOrchestrator:
         self._closed = False
         self._undo_instrumentation: Any = None
         if settings.metrics_enabled:
-            self._instrument()
+            self.plugin_manager.call_before_first_load(self._instrument)
         if not (settings.lazy_loading_enabled and settings.lazy_load_tool_executor):
             # The executor is wanted ready at start: build it (and load tools) now.
             _ = self.executor
 
     def _instrument(self) -> None:
-        try:
-            from victor_core.metrics import instrument
-        except ImportError:  # pragma: no cover - metrics module not installed
+        if self._closed or self._undo_instrumentation is not None:
             return
+        from victor_core.metrics import instrument
+
         self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
 
     def __repr__(self) -> str:

@@ -193,6 +193,7 @@ class PluginManager(pluggy.PluginManager):
         self._entries: list[EntryRecord] | None = None
         self._specs_loaded = False
         self._discover = discover
+        self._before_first_load: list[Callable[[], None]] = []
         self._builtins = dict(DEFAULT_PLUGINS) if builtins else {}
         if index_path == "default":
             index_path = self.settings.cache_dir / "plugin-index.json"
@@ -292,6 +293,9 @@ class PluginManager(pluggy.PluginManager):
             # Mark first so that a plugin dispatching its own family while it is
             # being imported reaches pluggy directly instead of recursing.
             self._loaded_families.add(family)
+            callbacks, self._before_first_load = self._before_first_load, []
+            for callback in callbacks:
+                callback()
             for caller in self._family_hooks.get(family, ()):
                 if type(caller) is _LazyHookCaller:
                     caller.__class__ = HookCaller  # type: ignore[assignment]
@@ -300,6 +304,17 @@ class PluginManager(pluggy.PluginManager):
                     self._load_one(family, name, module, builtin=True)
             for entry in self._entries_of(family):
                 self._load_one(family, entry.name, entry.value)
+
+    def call_before_first_load(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` just before the first family loads (now, if one has).
+
+        The orchestrator installs its hook instrumentation this way, so that a
+        process that never dispatches a hook never imports the metrics code.
+        """
+        if self._loaded_families:
+            callback()
+        else:
+            self._before_first_load.append(callback)
 
     def load_all(self) -> None:
         """Load every family now (what ``lazy_loading_enabled=False`` does at start)."""
