@@ -117,6 +117,19 @@ def test_bad_values_name_field_value_and_accepted(field: str, value: object, fra
     assert getattr(s, field) == getattr(Settings(), field)
 
 
+def test_wrong_types_are_also_type_errors() -> None:
+    with pytest.raises(TypeError, match="max_parallel_workers"):
+        Settings(max_parallel_workers="8")
+    with pytest.raises(TypeError, match="lazy_loading_enabled"):
+        Settings().lazy_loading_enabled = "yes"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="unknown setting"):
+        Settings(no_such_setting=1)
+    # out of range is a ValueError, not a TypeError
+    with pytest.raises(ValueError, match="max_parallel_workers") as info:
+        Settings(max_parallel_workers=1000)
+    assert not isinstance(info.value, TypeError)
+
+
 def test_unknown_names_are_rejected_with_a_suggestion() -> None:
     with pytest.raises(UnknownSettingError, match="did you mean 'max_parallel_workers'"):
         Settings(max_paralel_workers=3)

@@ -6,6 +6,8 @@ so ``except ValueError`` keeps working::
 
     VictorError
     ├── SettingsError (ValueError)            .field, .value
+    │   ├── SettingTypeError (TypeError)
+    │   └── UnknownSettingError (AttributeError, TypeError)   (both in victor_core.settings)
     ├── PluginError (RuntimeError)            .plugin, .entry_point
     │   ├── PluginLoadError                   .family
     │   └── PluginValidationError (TypeError) .hook

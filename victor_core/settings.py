@@ -24,11 +24,19 @@ import attrs
 
 from victor_core.exceptions import SettingsError
 
-__all__ = ["PROFILES", "Settings", "UnknownSettingError"]
+__all__ = ["PROFILES", "SettingTypeError", "Settings", "UnknownSettingError"]
 
 
-class UnknownSettingError(SettingsError, AttributeError):
-    """A setting name that :class:`Settings` does not have."""
+class UnknownSettingError(SettingsError, AttributeError, TypeError):
+    """A setting name that :class:`Settings` does not have.
+
+    Also a ``TypeError`` (as an unexpected keyword argument is) and an
+    ``AttributeError`` (as an unknown attribute is).
+    """
+
+
+class SettingTypeError(SettingsError, TypeError):
+    """A setting given a value of the wrong type (also a ``TypeError``)."""
 
 
 # --- field builders ---------------------------------------------------------
@@ -36,13 +44,14 @@ class UnknownSettingError(SettingsError, AttributeError):
 # its metadata; docs/configuration.md and the error messages both use them.
 
 
-def _fail(name: str, value: Any, accepts: str) -> SettingsError:
-    return SettingsError(f"{name} must be {accepts} (got {value!r})", field=name, value=value)
+def _fail(name: str, value: Any, accepts: str, *, wrong_type: bool = False) -> SettingsError:
+    cls = SettingTypeError if wrong_type else SettingsError
+    return cls(f"{name} must be {accepts} (got {value!r})", field=name, value=value)
 
 
 def _check_bool(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
-        raise _fail(attribute.name, value, "a bool (True or False)")
+        raise _fail(attribute.name, value, "a bool (True or False)", wrong_type=True)
 
 
 def _bool(default: bool, doc: str) -> Any:
@@ -55,7 +64,9 @@ def _int(default: int, doc: str, *, lo: int, hi: int) -> Any:
     accepts = f"an int between {lo} and {hi}"
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
+        if not lo <= value <= hi:
             raise _fail(attribute.name, value, accepts)
 
     return attrs.field(default=default, validator=check, metadata={"doc": doc, "accepts": accepts})
@@ -66,10 +77,9 @@ def _float(default: float, doc: str, *, lo: float, hi: float, open_lo: bool = Fa
     accepts = f"a number {low} and at most {_fmt(hi)}"
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and not ((value > lo if open_lo else value >= lo) and value <= hi):
-            ok = False
-        if not ok:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
+        if not ((value > lo if open_lo else value >= lo) and value <= hi):
             raise _fail(attribute.name, value, accepts)
 
     return attrs.field(
@@ -96,7 +106,9 @@ def _str(default: str, doc: str, *, choices: tuple[str, ...] | None = None) -> A
     accepts = "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, str) or (choices is not None and value not in choices):
+        if not isinstance(value, str):
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
+        if choices is not None and value not in choices:
             raise _fail(attribute.name, value, accepts)
 
     return attrs.field(default=default, validator=check, metadata={"doc": doc, "accepts": accepts})
@@ -113,7 +125,7 @@ def _path(factory: Callable[[], Path], doc: str) -> Any:
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, Path):
-            raise _fail(attribute.name, value, accepts)
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
 
     return attrs.field(
         factory=factory,
@@ -136,7 +148,7 @@ def _str_list(doc: str) -> Any:
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
-            raise _fail(attribute.name, value, accepts)
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
 
     return attrs.field(
         factory=tuple,
