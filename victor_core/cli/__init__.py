@@ -21,6 +21,7 @@ from victor_core.exceptions import VictorError
 _COMMAND_MODULES = (
     "_run",
     "_plugins",
+    "_plugin_new",
     "_cache",
     "_memory",
     "_metrics",
