@@ -1,0 +1,116 @@
+"""``victor cache stats|clear|invalidate|prune``: inspect and empty the persistent caches."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from victor_core.cli._common import load_settings, print_json, print_table
+
+_TYPES = "tool_selection, response or embedding"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cache", help="inspect, invalidate and clear the caches")
+    sub = parser.add_subparsers(dest="cache_command", metavar="ACTION")
+
+    stats = sub.add_parser("stats", help="entries, hit rates and evictions per cache")
+    stats.add_argument("type", nargs="?", metavar="TYPE", help=f"one cache: {_TYPES}")
+    stats.add_argument("--json", action="store_true", help="print JSON only")
+    stats.set_defaults(func=_stats)
+
+    clear = sub.add_parser("clear", help="remove every entry (of one cache, or of all)")
+    clear.add_argument("type", nargs="?", metavar="TYPE", help=f"one cache: {_TYPES}")
+    clear.add_argument("--json", action="store_true", help="print JSON only")
+    clear.set_defaults(func=_clear)
+
+    invalidate = sub.add_parser(
+        "invalidate", help="remove the entries whose readable key matches a glob pattern"
+    )
+    invalidate.add_argument("type", metavar="TYPE", help=_TYPES)
+    invalidate.add_argument("pattern", metavar="PATTERN", help="glob pattern, e.g. '*auth*'")
+    invalidate.add_argument("--json", action="store_true", help="print JSON only")
+    invalidate.set_defaults(func=_invalidate)
+
+    prune = sub.add_parser("prune", help="remove expired entries from every cache")
+    prune.add_argument("--json", action="store_true", help="print JSON only")
+    prune.set_defaults(func=_prune)
+
+    parser.set_defaults(func=_stats, type=None, json=False)
+
+
+def _manager(args: argparse.Namespace) -> Any:
+    from victor_core.caches import CacheManager
+
+    return CacheManager(load_settings(args))
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from victor_core.caches import CACHE_TYPES
+
+    manager = _manager(args)
+    try:
+        stats = manager.stats(args.type)
+    finally:
+        manager.close()
+    if args.json:
+        print_json({"cache_type": args.type, **stats})
+        return 0
+    # Hit and miss counters belong to the process that did the lookups (this
+    # one did none), so the table shows what is on disk.
+    settings = manager.settings
+    by_type = {args.type: stats} if args.type else stats["by_type"]
+    rows = []
+    for name in CACHE_TYPES:
+        if name not in by_type:
+            continue
+        one = by_type[name]
+        ttl = getattr(settings, f"{name}_cache_ttl")
+        ttl = int(ttl) if float(ttl).is_integer() else ttl
+        if not one.get("enabled", True):
+            rows.append((name, "off", None, None, ttl, None))
+            continue
+        l2 = one.get("l2", {})
+        disk = l2.get("directory") if l2.get("available") else "unavailable (memory only)"
+        rows.append((name, "on", one["current_size"], one["max_size"], ttl, disk))
+    print_table(rows, ("cache", "enabled", "entries", "max entries", "ttl (s)", "directory"))
+    return 0
+
+
+def _clear(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    try:
+        removed = manager.clear(args.type)
+    finally:
+        manager.close()
+    if args.json:
+        print_json({"cache_type": args.type, "removed": removed})
+    else:
+        print(f"Removed {removed} entries from {args.type or 'every cache'}.")
+    return 0
+
+
+def _invalidate(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    try:
+        removed = manager.invalidate(args.type, args.pattern)
+    finally:
+        manager.close()
+    if args.json:
+        print_json({"cache_type": args.type, "pattern": args.pattern, "removed": removed})
+    else:
+        print(f"Removed {removed} entries matching {args.pattern!r} from {args.type}.")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    try:
+        removed = manager.clear_expired()
+    finally:
+        manager.close()
+    if args.json:
+        print_json({"removed": removed})
+    else:
+        print(f"Removed {removed} expired entries.")
+    return 0
