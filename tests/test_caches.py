@@ -223,7 +223,8 @@ def test_metrics_count_hits_and_misses(cache_settings: Settings) -> None:
 
     class Registry:
         def create_counter(self, name: str, description: str) -> Counter:
-            return counters.setdefault(name, Counter())
+            counter: Counter = counters.setdefault(name, Counter())
+            return counter
 
     mgr = CacheManager(cache_settings, metrics=Registry())
     cache = mgr.get("response")

@@ -60,7 +60,7 @@ def _stats(args: argparse.Namespace) -> int:
     # one did none), so the table shows what is on disk.
     settings = manager.settings
     by_type = {args.type: stats} if args.type else stats["by_type"]
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for name in CACHE_TYPES:
         if name not in by_type:
             continue
