@@ -141,7 +141,7 @@ def fact_key(text: str) -> str:
 
     Two facts with the same key are the same fact (adding it again counts a use).
     """
-    return " ".join(text.lower().split()).rstrip(".!;")
+    return " ".join(text.lower().split()).rstrip(".!;? ")
 
 
 class MemoryBackend(Protocol):

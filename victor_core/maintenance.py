@@ -1,0 +1,144 @@
+"""Opt-in periodic maintenance: what the guide's ``periodic_cleanup`` loop does.
+
+With ``maintenance_enabled=True`` the orchestrator starts a background task
+that, every ``maintenance_interval`` seconds (first run one interval after
+start), deletes episodes older than ``episode_retention_days``, clears
+expired cache entries and consolidates memory. Each step is isolated: one
+failing is logged and reported, and the others still run. ``aclose()`` stops
+the task cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from victor_core.memory import MemoryManager
+    from victor_core.settings import Settings
+
+__all__ = ["Maintenance"]
+
+
+class Maintenance:
+    """Runs the maintenance steps once (:meth:`run_once`) or periodically (:meth:`start`).
+
+    Args:
+        settings: ``maintenance_enabled``, ``maintenance_interval``,
+            ``episode_retention_days``.
+        memory: the memory manager (None: skip the memory steps).
+        clear_expired_cache: called to sweep expired cache entries; may be async;
+            returns the number removed (None: skip the step).
+        sleep: awaitable sleep (tests inject a fast one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        memory: MemoryManager | None = None,
+        clear_expired_cache: Callable[[], Any] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.memory = memory
+        self.clear_expired_cache = clear_expired_cache
+        self._sleep = sleep
+        self._task: Any = None
+        self.runs = 0
+        self.last_report: dict[str, Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the periodic task is running."""
+        return self._task is not None and not self._task.done()
+
+    def start(self, *, force: bool = False) -> bool:
+        """Start the periodic task (needs a running event loop).
+
+        Args:
+            force: start even when ``maintenance_enabled`` is False.
+
+        Returns:
+            True if started; False if disabled or already running.
+        """
+        if not (self.settings.maintenance_enabled or force) or self.running:
+            return False
+        import asyncio
+
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        return True
+
+    async def stop(self) -> None:
+        """Cancel the periodic task and wait for it to end (idempotent)."""
+        import asyncio
+
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    async def _loop(self) -> None:
+        import asyncio
+
+        sleep = self._sleep or asyncio.sleep
+        while True:
+            await sleep(self.settings.maintenance_interval)
+            await self.run_once()
+
+    async def run_once(self) -> dict[str, Any]:
+        """Run every step now; return what each did.
+
+        Returns:
+            ``{"episodes_removed": int | None, "cache_entries_removed": int | None,
+            "consolidation": dict | None, "errors": {step: message}, "duration_s": float}``
+            (None: the step did not run).
+        """
+        started = time.perf_counter()
+        report: dict[str, Any] = {
+            "episodes_removed": None,
+            "cache_entries_removed": None,
+            "consolidation": None,
+            "errors": {},
+        }
+        if self.memory is not None:
+            days = self.settings.episode_retention_days
+            await self._step(
+                report, "episodes_removed",
+                lambda: self.memory.episodic.clear_old_episodes(days=days),  # type: ignore[union-attr]
+            )
+        if self.clear_expired_cache is not None:
+            await self._step(report, "cache_entries_removed", self.clear_expired_cache)
+        if self.memory is not None:
+            await self._step(report, "consolidation", self.memory.consolidate)
+        report["duration_s"] = time.perf_counter() - started
+        self.runs += 1
+        self.last_report = report
+        from victor_core._log import get_logger
+
+        get_logger().info(
+            "maintenance_done",
+            episodes_removed=report["episodes_removed"],
+            cache_entries_removed=report["cache_entries_removed"],
+            errors=report["errors"] or None,
+        )
+        return report
+
+    async def _step(self, report: dict[str, Any], key: str, call: Callable[[], Any]) -> None:
+        import inspect
+
+        try:
+            result = call()
+            if inspect.isawaitable(result):
+                result = await result
+            report[key] = result
+        except Exception as exc:
+            # One failing step (a locked cache, a backend error) must not stop the others.
+            report["errors"][key] = repr(exc)
+            from victor_core._log import get_logger
+
+            get_logger().warning("maintenance_step_failed", step=key, error=repr(exc))
