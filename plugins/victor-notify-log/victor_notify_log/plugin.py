@@ -1,0 +1,49 @@
+"""The ``log`` channel: implements the hooks of the family victor-notify defines."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from victor_core import hookimpl
+from victor_notify_log import events_path
+
+if TYPE_CHECKING:
+    from victor_core import Settings
+
+
+@hookimpl
+def victor_notify_channels() -> list[str]:
+    """This plugin's one channel."""
+    return ["log"]
+
+
+@hookimpl
+def victor_notify(event: str, payload: Mapping[str, Any], settings: Settings) -> str | None:
+    """Append the event as one JSON line; return the file's path.
+
+    A notification must never fail the agent: an unwritable directory is
+    logged as a warning and the event is dropped (None is returned).
+    """
+    path = events_path(settings)
+    line = json.dumps(
+        {"time": time.time(), "event": event, "payload": dict(payload)},
+        default=str,
+        sort_keys=True,
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One write of one line in append mode: lines from several processes
+        # do not interleave.
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError as exc:
+        import structlog
+
+        structlog.get_logger("victor_notify_log").warning(
+            "notify_log_failed", path=str(path), error=str(exc)
+        )
+        return None
+    return str(path)
