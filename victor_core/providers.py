@@ -1,0 +1,242 @@
+"""Model providers: the protocol they implement and how the configured one is found.
+
+A provider answers chat messages, whole (:meth:`Provider.complete`) or as a
+stream of text chunks (:meth:`Provider.stream`). Plugins of the
+``providers`` family return providers, or factories that build one from the
+settings, from ``victor_providers()``; :func:`find_provider` picks the one
+that ``settings.provider`` names.
+
+:class:`ProviderConfig` turns the flat settings of the user's guide into the
+figures of one provider: ``openai_timeout`` / ``openai_max_retries`` /
+``openai_concurrent_requests`` for hosted APIs, ``local_provider_timeout`` /
+``local_provider_max_retries`` / ``local_provider_batch_size`` for a server on
+this machine, and ``connection_pool_size`` / ``connection_pool_max_overflow``
+for the connection pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import attrs
+
+from victor_core.exceptions import ProviderError
+
+if TYPE_CHECKING:
+    from victor_core.settings import Settings
+
+__all__ = [
+    "LOCAL_PROVIDERS",
+    "PROVIDER_DEFAULTS",
+    "Message",
+    "Provider",
+    "ProviderConfig",
+    "ProviderFactory",
+    "find_provider",
+    "is_local_url",
+]
+
+#: A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``.
+Message = Mapping[str, str]
+
+#: Provider name -> (default base URL, default model). Local servers speak the
+#: OpenAI chat-completions protocol under ``/v1``.
+PROVIDER_DEFAULTS: dict[str, tuple[str, str]] = {
+    "openai": ("https://api.openai.com/v1", "gpt-4o-mini"),
+    "openai-compatible": ("http://localhost:8000/v1", ""),
+    "ollama": ("http://localhost:11434/v1", "llama3.2"),
+    "vllm": ("http://localhost:8000/v1", ""),
+    "lmstudio": ("http://localhost:1234/v1", ""),
+    "llamacpp": ("http://localhost:8080/v1", ""),
+}
+
+#: Providers that are servers on this machine (their settings are ``local_provider_*``).
+LOCAL_PROVIDERS = ("ollama", "vllm", "lmstudio", "llamacpp")
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What a model provider implements.
+
+    ``messages`` are chat messages; ``params`` are request parameters
+    (``temperature``, ``max_tokens``...) passed through to the model.
+    """
+
+    name: str
+
+    async def complete(self, messages: Sequence[Message], **params: Any) -> str:
+        """The whole answer to ``messages``.
+
+        Raises:
+            ProviderError: the request failed after the provider's retries.
+        """
+        ...
+
+    def stream(self, messages: Sequence[Message], **params: Any) -> AsyncIterator[str]:
+        """The answer to ``messages`` as text chunks, as the model produces them.
+
+        Raises:
+            ProviderError: the request failed, or the stream broke before its end.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class ProviderFactory(Protocol):
+    """Builds a provider from the settings; ``names`` are the provider names it serves."""
+
+    names: tuple[str, ...]
+
+    def create(self, settings: Settings) -> Provider:
+        """A provider configured by ``settings``."""
+        ...
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (a local model server)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.endswith(".localhost")
+
+
+@attrs.define(frozen=True, kw_only=True)
+class ProviderConfig:
+    """The figures one provider runs with, derived from :class:`~victor_core.Settings`.
+
+    Args:
+        name: the provider name (``settings.provider``).
+        base_url: the server's base URL (ends before ``/chat/completions``).
+        model: the model to ask.
+        api_key: the API key ("" for none).
+        local: whether the server runs on this machine.
+        timeout: seconds per request.
+        max_retries: retries after a failed attempt (429, 5xx, connection errors).
+        concurrent_requests: most requests in flight at once.
+        pool_size: connections kept open.
+        pool_max_overflow: extra connections allowed under load.
+    """
+
+    name: str
+    base_url: str
+    model: str
+    api_key: str = ""
+    local: bool = False
+    timeout: float = 30.0
+    max_retries: int = 3
+    concurrent_requests: int = 10
+    pool_size: int = 20
+    pool_max_overflow: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings, name: str | None = None) -> ProviderConfig:
+        """The configuration of provider ``name`` (default: ``settings.provider``).
+
+        A server on this machine (a local provider, or a base URL on localhost)
+        uses ``local_provider_timeout``, ``local_provider_max_retries`` and
+        ``local_provider_batch_size``; a hosted one uses the ``openai_*`` settings.
+        The API key is ``provider_api_key``, else ``OPENAI_API_KEY`` for OpenAI.
+
+        Raises:
+            ProviderError: no provider is named.
+        """
+        name = name or settings.provider
+        if not name:
+            raise ProviderError(
+                "no provider configured: set provider (for example 'ollama' or 'openai')",
+                provider=None,
+            )
+        default_url, default_model = PROVIDER_DEFAULTS.get(name, ("", ""))
+        base_url = (settings.provider_base_url or default_url).rstrip("/")
+        if not base_url:
+            raise ProviderError(
+                f"provider {name!r} needs provider_base_url (the server's URL, for example "
+                "'http://localhost:8000/v1')",
+                provider=name,
+            )
+        local = name in LOCAL_PROVIDERS or is_local_url(base_url)
+        api_key = settings.provider_api_key
+        if not api_key and name == "openai":
+            api_key = os.environ.get("OPENAI_API_KEY", "")
+        if local:
+            timeout = settings.local_provider_timeout
+            retries = settings.local_provider_max_retries
+            concurrent = settings.local_provider_batch_size
+        else:
+            timeout = settings.openai_timeout
+            retries = settings.openai_max_retries
+            concurrent = settings.openai_concurrent_requests
+        return cls(
+            name=name,
+            base_url=base_url,
+            model=settings.model or default_model,
+            api_key=api_key,
+            local=local,
+            timeout=timeout,
+            max_retries=retries,
+            concurrent_requests=concurrent,
+            pool_size=settings.connection_pool_size,
+            pool_max_overflow=settings.connection_pool_max_overflow,
+        )
+
+
+async def find_provider(plugin_manager: Any, settings: Settings) -> Provider:
+    """The provider that ``settings.provider`` names, from the providers family.
+
+    Each ``victor_providers()`` result item is a :class:`Provider` (matched by
+    ``name``) or a :class:`ProviderFactory` (matched by ``names``, then built
+    with ``settings``).
+
+    Raises:
+        ProviderError: no provider is configured, or none of that name is installed
+            (the message lists the installed ones).
+    """
+    wanted = settings.provider
+    if not wanted:
+        raise ProviderError(
+            "no provider configured: set provider (for example 'ollama' or 'openai')"
+        )
+    ahook = getattr(plugin_manager, "ahook", None)
+    if ahook is not None:
+        results = await ahook.victor_providers()
+    else:
+        results = plugin_manager.hook.victor_providers()
+    known: list[str] = []
+    for item in _flatten(results):
+        names = tuple(getattr(item, "names", ()) or ())
+        if hasattr(item, "create") and names:
+            known.extend(names)
+            if wanted in names:
+                provider = item.create(settings)
+                if not isinstance(provider, Provider):
+                    raise ProviderError(
+                        f"provider factory for {wanted!r} returned {provider!r}, which is not "
+                        "a Provider (name, complete, stream, aclose)",
+                        provider=wanted,
+                    )
+                return provider
+        elif isinstance(item, Provider):
+            known.append(item.name)
+            if item.name == wanted:
+                return item
+    installed = ", ".join(sorted(set(known))) or "none (pip install victor-openai-provider)"
+    raise ProviderError(
+        f"unknown provider {wanted!r}; installed providers: {installed}", provider=wanted
+    )
+
+
+def _flatten(results: Any) -> list[Any]:
+    out: list[Any] = []
+    for result in results or ():
+        if isinstance(result, (list, tuple)):
+            out.extend(result)
+        elif result is not None:
+            out.append(result)
+    return out
