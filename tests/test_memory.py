@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from structlog.testing import capture_logs
@@ -41,9 +42,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def run(
-    settings: Settings, clock: FakeClock
-) -> Callable[..., Any]:
+def run(settings: Settings, clock: FakeClock) -> Callable[..., Any]:
     """Run ``body(manager)`` in a fresh event loop with a manager closed afterwards."""
 
     def runner(
@@ -279,8 +278,11 @@ def test_disabled_memories_are_no_ops(run: Any, settings: Settings) -> None:
         )
 
     out = run(
-        body, use_backend=False, pm=_NoBackend(),
-        enable_episodic_memory=False, enable_semantic_memory=False,
+        body,
+        use_backend=False,
+        pm=_NoBackend(),
+        enable_episodic_memory=False,
+        enable_semantic_memory=False,
     )
     assert out == (None, [], 0, [], [], 0, None, [], 0, [], "semantic memory is disabled")
     assert not (settings.data_dir / DB_FILENAME).exists()
@@ -525,8 +527,9 @@ def test_consolidation_strategies_from_plugins(settings: Settings) -> None:
     first, second, facts, logs = asyncio.run(main())
     assert first["strategies"] == 2
     assert first["facts_created"] == 1
-    assert first["errors"] == ["test_consolidation_strategies_from_plugins.<locals>.broken: "
-                               "ValueError('strategy bug')"]
+    assert first["errors"] == [
+        "test_consolidation_strategies_from_plugins.<locals>.broken: ValueError('strategy bug')"
+    ]
     assert any(log["event"] == "consolidation_strategy_failed" for log in logs)
     assert second["facts_created"] == 0
     assert [f.text for f in facts] == ["1 episodes were recorded"]

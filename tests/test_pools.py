@@ -51,7 +51,9 @@ def test_overflow_is_bounded_and_closed_on_return() -> None:
     pool = ConnectionPool(Conn, size=2, max_overflow=1, timeout=5, name="db")
     held = [pool.acquire_connection() for _ in range(3)]
     assert pool.stats()["overflow"] == 1
-    with pytest.raises(PoolTimeoutError, match=r"'db'.*within 0.01 s.*size=2, max_overflow=1") as info:
+    with pytest.raises(
+        PoolTimeoutError, match=r"'db'.*within 0.01 s.*size=2, max_overflow=1"
+    ) as info:
         pool.acquire_connection(timeout=0.01)
     assert isinstance(info.value, TimeoutError)
     assert isinstance(info.value, VictorError)

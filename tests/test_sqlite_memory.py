@@ -159,10 +159,22 @@ def test_fact_upsert_merges_sources_and_metadata(tmp_path: Path) -> None:
     backend = SqliteMemoryBackend(tmp_path / "m.db")
 
     async def body(b: SqliteMemoryBackend) -> tuple[Any, ...]:
-        first = Fact(text="X is Y", source_episodes=(1,), created_at=1, updated_at=1,
-                     last_used_at=1, metadata={"a": 1})
-        second = Fact(text="x is  y.", source_episodes=(2,), created_at=2, updated_at=2,
-                      last_used_at=2, metadata={"b": 2})
+        first = Fact(
+            text="X is Y",
+            source_episodes=(1,),
+            created_at=1,
+            updated_at=1,
+            last_used_at=1,
+            metadata={"a": 1},
+        )
+        second = Fact(
+            text="x is  y.",
+            source_episodes=(2,),
+            created_at=2,
+            updated_at=2,
+            last_used_at=2,
+            metadata={"b": 2},
+        )
         (one,), _ = await b.add_facts([first], max_facts=5)
         (two,), _ = await b.add_facts([second], max_facts=5, reinforce=False)
         (three,), count = await b.add_facts([second], max_facts=5, reinforce=False)
@@ -182,8 +194,9 @@ def test_persistence_across_backends(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
 
     async def write(b: SqliteMemoryBackend) -> None:
-        await b.add_episodes([_episode(f"g{i}", at=float(i)) for i in range(100)],
-                             max_episodes=1000)
+        await b.add_episodes(
+            [_episode(f"g{i}", at=float(i)) for i in range(100)], max_episodes=1000
+        )
         await b.add_facts([_fact("persisted fact")], max_facts=10)
 
     async def read(b: SqliteMemoryBackend) -> tuple[Any, ...]:

@@ -19,13 +19,15 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from victor_core._markers import hookimpl
 from victor_core.exceptions import MemoryStoreError
@@ -210,9 +212,7 @@ class SqliteMemoryBackend:
         try:
             return func(self._connect())
         except sqlite3.Error as exc:
-            raise MemoryStoreError(
-                f"memory database {str(self.path)!r} failed: {exc}"
-            ) from exc
+            raise MemoryStoreError(f"memory database {str(self.path)!r} failed: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -256,7 +256,8 @@ class SqliteMemoryBackend:
             if use_fts and not has_fts:
                 # The rebuilds index rows written before the index existed.
                 conn.executescript(
-                    "BEGIN IMMEDIATE;" + _FTS_SCHEMA
+                    "BEGIN IMMEDIATE;"
+                    + _FTS_SCHEMA
                     + "INSERT INTO episodes_fts (episodes_fts) VALUES ('rebuild');"
                     "INSERT INTO facts_fts (facts_fts) VALUES ('rebuild');COMMIT;"
                 )
@@ -378,11 +379,12 @@ class SqliteMemoryBackend:
 
         def work(conn: sqlite3.Connection) -> list[Episode]:
             if self.fts:
-                cur = _by_ids(conn, "episodes", _EPISODE_COLUMNS,
-                              _fts_ids(conn, "episodes_fts", terms, limit))
-            else:
-                text = "(goal || ' ' || outcome || ' ' || actions)"
-                cur = _like_search(conn, "episodes", _EPISODE_COLUMNS, text, terms, limit)
+                ids = _fts_ids(conn, "episodes_fts", terms, limit)
+                return [_episode(row) for row in _by_ids(conn, "episodes", _EPISODE_COLUMNS, ids)]
+            text = "(goal || ' ' || outcome || ' ' || actions)"
+            cur = _like_search(
+                conn, "episodes", _EPISODE_COLUMNS, text=text, terms=terms, limit=limit
+            )
             return [_episode(row) for row in cur]
 
         return await self._run(work)
@@ -420,7 +422,7 @@ class SqliteMemoryBackend:
                     out.append(_upsert_fact(conn, fact, reinforce=reinforce))
                 count = _count(conn, "facts")
                 if count > max_facts:
-                    count = _trim_facts(conn, max_facts, [f.id for f in out])
+                    count = _trim_facts(conn, max_facts, [int(f.id or 0) for f in out])
             return out, count
 
         return await self._run(work)
@@ -476,7 +478,7 @@ class SqliteMemoryBackend:
                 rows = _by_ids(conn, "facts", _FACT_COLUMNS, ids)
             else:
                 rows = _like_search(
-                    conn, "facts", _FACT_COLUMNS, "text", terms, limit
+                    conn, "facts", _FACT_COLUMNS, text="text", terms=terms, limit=limit
                 ).fetchall()
             found = [_fact(row) for row in rows]
             if found:
@@ -498,10 +500,8 @@ class SqliteMemoryBackend:
         def work(conn: sqlite3.Connection) -> dict[str, Any]:
             size = 0
             for suffix in ("", "-wal"):
-                try:
+                with contextlib.suppress(OSError):
                     size += os.stat(str(self.path) + suffix).st_size
-                except OSError:
-                    pass
             return {
                 "backend": self.name,
                 "path": str(self.path),
@@ -648,9 +648,9 @@ def _by_ids(
     if not ids:
         return []
     marks = ", ".join("?" * len(ids))
-    rows = {r[0]: r for r in conn.execute(
-        f"SELECT {columns} FROM {table} WHERE id IN ({marks})", ids
-    )}
+    rows = {
+        r[0]: r for r in conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks})", ids)
+    }
     return [rows[i] for i in ids if i in rows]
 
 
@@ -658,12 +658,14 @@ def _like_search(
     conn: sqlite3.Connection,
     table: str,
     columns: str,
+    *,
     text: str,
     terms: list[str],
     limit: int,
 ) -> sqlite3.Cursor:
-    patterns = ["%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                for t in terms]
+    patterns = [
+        "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for t in terms
+    ]
     score = " + ".join(f"(lower({text}) LIKE ? ESCAPE '\\')" for _ in patterns)
     sql = (
         f"SELECT {columns} FROM (SELECT *, ({score}) AS score FROM {table}) "

@@ -10,8 +10,10 @@ the task cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from victor_core.memory import MemoryManager
@@ -77,10 +79,8 @@ class Maintenance:
         if task is None or task.done():
             return
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     async def _loop(self) -> None:
         import asyncio
@@ -108,7 +108,8 @@ class Maintenance:
         if self.memory is not None:
             days = self.settings.episode_retention_days
             await self._step(
-                report, "episodes_removed",
+                report,
+                "episodes_removed",
                 lambda: self.memory.episodic.clear_old_episodes(days=days),  # type: ignore[union-attr]
             )
         if self.clear_expired_cache is not None:

@@ -30,7 +30,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -317,8 +318,9 @@ class EpisodicMemory:
                 raise _bad("episodes", entry, "mappings with a 'goal' key")
             meta = {k: v for k, v in entry.items() if k not in ("goal", "actions", "outcome")}
             items.append(
-                self._episode(entry.get("goal"), entry.get("actions", ()),
-                              entry.get("outcome", ""), meta)
+                self._episode(
+                    entry.get("goal"), entry.get("actions", ()), entry.get("outcome", ""), meta
+                )
             )
         if not self.enabled or not items:
             return []
@@ -551,9 +553,7 @@ class MemoryManager:
             self._counters["observer_errors"] += 1
             from victor_core._log import get_logger
 
-            get_logger().warning(
-                "episode_observer_failed", episode_id=episode.id, error=repr(exc)
-            )
+            get_logger().warning("episode_observer_failed", episode_id=episode.id, error=repr(exc))
 
     async def _store_facts(self, facts: list[Fact], *, reinforce: bool = True) -> list[Fact]:
         backend = await self.get_backend()
@@ -564,9 +564,7 @@ class MemoryManager:
         self._facts = count
         return stored
 
-    async def consolidate(
-        self, *, min_repeats: int = 2, similarity: float = 0.9
-    ) -> dict[str, Any]:
+    async def consolidate(self, *, min_repeats: int = 2, similarity: float = 0.9) -> dict[str, Any]:
         """Turn repeated episodes into facts and merge near-duplicate facts.
 
         Steps: (1) episodes with the same goal and outcome (ignoring case and
@@ -659,9 +657,9 @@ async def _consolidate(
             by_key.setdefault(alias, fact)
 
     proposals: list[Fact] = []
-    for text, sources in _repeated_episodes(episodes, min_repeats):
-        meta = {"kind": "repeated_episode", "occurrences": len(sources)}
-        proposals.append(_new_fact(text, sources, now, meta))
+    for text, ids in _repeated_episodes(episodes, min_repeats):
+        meta = {"kind": "repeated_episode", "occurrences": len(ids)}
+        proposals.append(_new_fact(text, ids, now, meta))
     for text in await _strategy_texts(manager, episodes, facts, report):
         proposals.append(_new_fact(text, (), now, {"kind": "strategy"}))
 
@@ -676,8 +674,9 @@ async def _consolidate(
             meta = dict(existing.metadata)
             if meta.get("kind") == "repeated_episode":
                 meta["occurrences"] = len(sources)
-            writes.append(attrs.evolve(existing, source_episodes=sources, metadata=meta,
-                                       updated_at=now))
+            writes.append(
+                attrs.evolve(existing, source_episodes=sources, metadata=meta, updated_at=now)
+            )
             report["facts_updated"] += 1
         else:
             continue
@@ -777,7 +776,7 @@ def _cosine_sparse(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 def _cosine_dense(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0

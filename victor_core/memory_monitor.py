@@ -17,8 +17,10 @@ that fails is logged and the others still run.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -181,7 +183,7 @@ class MemoryMonitor:
             from victor_core._log import get_logger
 
             get_logger().warning(event, **fields)
-        except Exception:  # noqa: S110 - the monitor must never fail its caller
+        except Exception:
             pass
 
     # -- background sampling -----------------------------------------------------------
@@ -212,10 +214,8 @@ class MemoryMonitor:
         if task is None:
             return
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     def stats(self) -> dict[str, Any]:
         """``rss_mb``, ``limit_mb``, ``warning_mb``, ``state``, ``samples``,

@@ -24,8 +24,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Generic, Iterator, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from victor_core.exceptions import VictorError
 
@@ -242,10 +243,8 @@ class ConnectionPool(Generic[T]):
         with self._lock:
             self._wait_seconds += time.monotonic() - started
             if not waiter.granted:
-                try:
+                with suppress(ValueError):
                     self._waiters.remove(waiter)
-                except ValueError:
-                    pass
                 if self._closed:
                     raise PoolClosedError(
                         f"connection pool {self.name!r} is closed", pool=self.name
@@ -434,7 +433,11 @@ class ObjectPool(Generic[T]):
 
     @classmethod
     def from_settings(
-        cls, factory: Callable[[], T], settings: Settings, *, reset: Callable[[T], Any] | None = None
+        cls,
+        factory: Callable[[], T],
+        settings: Settings,
+        *,
+        reset: Callable[[T], Any] | None = None,
     ) -> ObjectPool[T]:
         """A pool sized by ``memory_pool_size``, enabled by ``use_memory_pools``."""
         return cls(

@@ -19,7 +19,10 @@ def register(subparsers: Any) -> None:
     stats.set_defaults(func=_stats)
     prune = actions.add_parser("prune", help="delete episodes older than N days")
     prune.add_argument(
-        "--days", type=float, required=True, metavar="N",
+        "--days",
+        type=float,
+        required=True,
+        metavar="N",
         help="age in days (0 or more; fractions allowed)",
     )
     prune.add_argument("--json", action="store_true", help="print JSON on stdout")
