@@ -578,3 +578,18 @@ def test_existing_directory_is_tightened(tmp_path: Path) -> None:
     with TieredCache("loose", directory=directory, max_size=10, ttl=60) as cache:
         cache.set("k", "v")
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+def test_set_many(make: Any) -> None:
+    cache = make(max_size=3)
+    cache.set_many({"a": 1, "b": b"2"})
+    cache.set_many([("c", [3]), ("d", {"x": 4})], ttl=5)
+    stats = cache.stats()
+    assert stats["current_size"] == 3
+    assert stats["evictions"] == 1
+    fresh = make(max_size=3)
+    assert [fresh.get(k) for k in "abcd"] == [None, b"2", [3], {"x": 4}]
+    with pytest.raises(CacheError, match="JSON"):
+        cache.set_many({"e": object()})
+    assert cache.get("e") is None
+    cache.set_many({})

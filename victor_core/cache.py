@@ -50,6 +50,10 @@ _INF = math.inf
 _JSON = b"\x01"
 _BYTES = b"\x02"
 
+# The columns of diskcache's Cache table read on an L2 lookup; "tag" holds the
+# expiry time by the cache's clock (diskcache's own expire_time uses time.time).
+_SELECT = "SELECT tag, mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
+
 # States of the disk level.
 _CLOSED = 0
 _OPEN = 1
@@ -267,9 +271,14 @@ class TieredCache:
                 self._misses += 1
             return _MISSING
         try:
-            blob, expires = store.get(key, default=_MISSING, tag=True)
-            if blob is not _MISSING:
+            # One indexed SELECT; diskcache's get() adds little but overhead here.
+            rows = store._sql(_SELECT, (key,)).fetchall()
+            if rows:
+                ((expires, mode, filename, stored),) = rows
+                blob = store.disk.fetch(mode, filename, stored, False)
                 value = _decode(blob)
+            else:
+                blob = expires = _MISSING
         except UndecodableEntry as exc:
             self._refuse(store, key, exc)
             return _MISSING
@@ -278,7 +287,7 @@ class TieredCache:
             with self._lock:
                 self._misses += 1
             return _MISSING
-        if blob is _MISSING or (expires is not None and expires <= now):
+        if blob is _MISSING or (expires is not None and expires <= now):  # type: ignore[operator]
             with self._lock:
                 self._l2_misses += 1
                 self._misses += 1
@@ -339,20 +348,61 @@ class TieredCache:
         if store is None:
             return
         try:
-            evicted = self._l2_set(store, key, blob, expires)
+            evicted = self._l2_set(store, [(key, value, blob)], expires)
         except Exception as exc:
             self._fail(exc)
             return
+        self._forget_evicted(evicted)
+
+    def set_many(self, items: Any, ttl: float | None = None) -> None:
+        """Store several entries with one disk transaction (much faster than ``set`` each).
+
+        Args:
+            items: a mapping, or an iterable of ``(key, value)`` pairs.
+            ttl: seconds these entries live (default: the cache's ``ttl``).
+
+        Raises:
+            CacheError: as :meth:`set`, before anything is stored.
+        """
+        pairs = items.items() if hasattr(items, "items") else items
+        ttl = self._ttl if ttl is None else self._check_ttl(ttl, self.name)
+        batch: list[tuple[str, Any, bytes]] = []
+        for key, value in pairs:
+            key = self._key(key)
+            if self._bypass is not None and self._bypass(key):
+                continue
+            if isinstance(value, (bytearray, memoryview)):
+                value = bytes(value)
+            batch.append((key, value, _encode(value)))
+        if not batch:
+            return
+        expires = None if ttl is None else self._clock() + ttl
+        l1_expires = _INF if expires is None else expires
+        with self._lock:
+            for key, value, _ in batch:
+                self._l1_put(key, value, l1_expires)
+        store = self._open()
+        if store is None:
+            return
+        try:
+            evicted = self._l2_set(store, batch, expires)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._forget_evicted(evicted)
+
+    def _forget_evicted(self, evicted: list[str]) -> None:
         if evicted:
             with self._lock:
                 self._l2_evictions += len(evicted)
                 for old in evicted:
                     self._l1.pop(old, None)
 
-    def _l2_set(self, store: Any, key: str, blob: bytes, expires: float | None) -> list[str]:
-        """Write one entry and trim the store to ``max_size``, in one transaction."""
+    def _l2_set(self, store: Any, batch: list[Any], expires: float | None) -> list[str]:
+        """Write entries and trim the store to ``max_size``, in one transaction."""
         with store.transact():
-            store.set(key, blob, tag=expires)
+            for key, _, blob in batch:
+                store.set(key, blob, tag=expires)
             sql = store._sql  # diskcache has no public API for these two queries
             ((count,),) = sql('SELECT value FROM Settings WHERE key = "count"').fetchall()
             excess = count - self.max_size
