@@ -367,12 +367,11 @@ class TieredCache:
         pairs = items.items() if hasattr(items, "items") else items
         ttl = self._ttl if ttl is None else self._check_ttl(ttl, self.name)
         batch: list[tuple[str, Any, bytes]] = []
-        for key, value in pairs:
-            key = self._key(key)
+        for raw_key, raw_value in pairs:
+            key = self._key(raw_key)
             if self._bypass is not None and self._bypass(key):
                 continue
-            if isinstance(value, (bytearray, memoryview)):
-                value = bytes(value)
+            value = bytes(raw_value) if isinstance(raw_value, (bytearray, memoryview)) else raw_value
             batch.append((key, value, _encode(value)))
         if not batch:
             return

@@ -153,7 +153,7 @@ def _memory(progress: Callable[[str], None]) -> dict[str, float]:
         values = [f"{i:04d}" * 25 for i in range(1000)]
         other = TieredCache("memory", directory=None, max_size=1000, ttl=3600)
         before = tracemalloc.get_traced_memory()[0]
-        for key, value in zip(keys, values):
+        for key, value in zip(keys, values, strict=True):
             other.set(key, value)
         overhead = tracemalloc.get_traced_memory()[0] - before
     finally:
