@@ -371,7 +371,9 @@ class TieredCache:
             key = self._key(raw_key)
             if self._bypass is not None and self._bypass(key):
                 continue
-            value = bytes(raw_value) if isinstance(raw_value, (bytearray, memoryview)) else raw_value
+            value = raw_value
+            if isinstance(value, (bytearray, memoryview)):
+                value = bytes(value)
             batch.append((key, value, _encode(value)))
         if not batch:
             return
