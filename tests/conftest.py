@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from victor_core.settings import Settings
 # Loaded explicitly so the fixtures exist even when victor-core runs from a
 # source tree without its entry points installed.
 pytest_plugins = ["victor_core.testing"] if "VICTOR_NO_TESTING_PLUGIN" in os.environ else []
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Undo any logging configuration a test made (the command line configures it)."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
 
 
 @pytest.fixture
