@@ -539,9 +539,12 @@ def test_consolidation_with_an_injected_embedder(settings: Settings, tmp_path: P
     class Embedder:
         calls = 0
 
-        def embed(self, text: str) -> list[float]:
+        name = "test"
+        dim = 2
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
             Embedder.calls += 1
-            return [1.0, 0.0] if "cat" in text else [0.0, 1.0]
+            return [[1.0, 0.0] if "cat" in text else [0.0, 1.0] for text in texts]
 
     async def main() -> tuple[dict[str, Any], int]:
         backend = SqliteMemoryBackend(tmp_path / "e.db")
@@ -553,6 +556,6 @@ def test_consolidation_with_an_injected_embedder(settings: Settings, tmp_path: P
             await manager.aclose()
 
     report, count = asyncio.run(main())
-    assert Embedder.calls == 3
+    assert Embedder.calls == 1
     assert report["facts_merged"] == 1
     assert count == 2

@@ -460,8 +460,9 @@ class MemoryManager:
             may be None when ``backend`` is given.
         settings: enable flags, caps and ``data_dir``.
         clock: seconds since the epoch (timestamps and pruning ages).
-        embedder: object with ``embed(text) -> list[float]`` used by consolidation
-            to find near-duplicate facts; None uses a built-in n-gram similarity.
+        embedder: a :class:`~victor_core.embedding.Embedder` used by consolidation
+            to find near-duplicate facts; None uses the built-in
+            :class:`~victor_core.embedding.HashingEmbedder` without concept groups.
         backend: a ready backend, bypassing the hook (tests, embedding apps).
 
     The backend is obtained on first use, not at construction.
@@ -757,29 +758,27 @@ async def _strategy_texts(
     return texts
 
 
-def _ngrams(text: str) -> dict[str, float]:
-    """Character trigrams of the padded words, counted (a sparse text vector)."""
-    grams: dict[str, float] = {}
-    for word in fact_key(text).split():
-        padded = f" {word} "
-        for i in range(len(padded) - 2):
-            gram = padded[i : i + 3]
-            grams[gram] = grams.get(gram, 0.0) + 1.0
-    norm = math.sqrt(sum(v * v for v in grams.values())) or 1.0
-    return {k: v / norm for k, v in grams.items()}
+def _similarity(texts: list[str], embedder: Any) -> Callable[[int, int], float]:
+    """Cosine similarity between ``texts[i]`` and ``texts[j]``, vectors computed once."""
+    from victor_core.embedding import HashingEmbedder, cosine
 
+    if embedder is None:
+        # Without concept groups: "tests pass" and "tests fail" must stay apart.
+        embedder = HashingEmbedder(concepts=None)
+    if hasattr(embedder, "embed_sparse"):
+        sparse: list[dict[Any, float]] = list(embedder.embed_sparse(texts))
+        norms = [math.sqrt(sum(v * v for v in vec.values())) for vec in sparse]
 
-def _cosine_sparse(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())
+        def sim(i: int, j: int) -> float:
+            a, b = sparse[i], sparse[j]
+            if len(a) > len(b):
+                a, b = b, a
+            dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+            return dot / (norms[i] * norms[j]) if norms[i] and norms[j] else 0.0
 
-
-def _cosine_dense(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
+        return sim
+    dense = [list(v) for v in embedder.embed(texts)]
+    return lambda i, j: cosine(dense[i], dense[j])
 
 
 def _merge_near_duplicates(
@@ -792,7 +791,12 @@ def _merge_near_duplicates(
     """
     if len(facts) < 2:
         return [], []
-    words = [set(fact_key(f.text).split()) for f in facts]
+    from victor_core.embedding import STOP_WORDS, stem, tokenize
+
+    words = []
+    for fact in facts:
+        tokens = tokenize(fact.text)
+        words.append({stem(w) for w in tokens if w not in STOP_WORDS} or set(tokens))
     df: dict[str, int] = {}
     for ws in words:
         for w in ws:
@@ -801,16 +805,7 @@ def _merge_near_duplicates(
     for i, ws in enumerate(words):
         for w in sorted(ws, key=lambda w: (df[w], w))[:3]:
             blocks.setdefault(w, []).append(i)
-    if embedder is not None:
-        dense = [list(embedder.embed(f.text)) for f in facts]
-
-        def sim(i: int, j: int) -> float:
-            return _cosine_dense(dense[i], dense[j])
-    else:
-        sparse = [_ngrams(f.text) for f in facts]
-
-        def sim(i: int, j: int) -> float:
-            return _cosine_sparse(sparse[i], sparse[j])
+    sim = _similarity([f.text for f in facts], embedder)
 
     parent = list(range(len(facts)))
 
