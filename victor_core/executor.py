@@ -137,7 +137,7 @@ class ToolExecutor:
         """
         await self.registry.ensure_loaded()
         tool = self.registry.get(name)
-        return await self._execute_tool(tool, validate_params(tool, params))
+        return await self.run_tool(tool, validate_params(tool, params))
 
     async def execute_parallel(
         self,
@@ -174,7 +174,7 @@ class ToolExecutor:
         elif workers > self._pool_size and not all(tool.is_async for tool, _ in jobs):
             self._thread_pool(workers)
         return await self.run_bounded(
-            [_bind(self._execute_tool, tool, params) for tool, params in jobs], workers
+            [_bind(self.run_tool, tool, params) for tool, params in jobs], workers
         )
 
     async def call(
@@ -420,7 +420,8 @@ class ToolExecutor:
             )
         return ToolResult(name=name, ok=True, value=value, duration_s=time.perf_counter() - start)
 
-    async def _execute_tool(self, tool: Tool, params: dict[str, Any]) -> ToolResult:
+    async def run_tool(self, tool: Tool, params: dict[str, Any]) -> ToolResult:
+        """Run ``tool`` with already validated ``params``: timeout, metrics, result hook."""
         timeout = tool.timeout if tool.timeout is not None else self.settings.tool_execution_timeout
         instruments = self._get_instruments()
         if instruments is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -44,6 +44,10 @@ def _check_callable(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> N
             f"{type(inst).__name__} {getattr(inst, 'name', '?')!r}: func must be callable "
             f"(got {value!r})"
         )
+
+
+def _to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(value)
 
 
 def _frozen_tuple(value: Any) -> tuple[Any, ...]:
@@ -230,7 +234,7 @@ class Plan:
     """
 
     goal: str = attrs.field(validator=attrs.validators.instance_of(str))
-    steps: tuple[PlanStep, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[PlanStep, ...] = attrs.field(default=(), converter=_to_tuple)
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
     def waves(self) -> list[list[PlanStep]]:
@@ -336,7 +340,7 @@ class PlanResult:
     """
 
     goal: str
-    steps: tuple[StepResult, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[StepResult, ...] = attrs.field(default=(), converter=_to_tuple)
     duration_s: float = 0.0
     waves: tuple[tuple[str, ...], ...] = ()
     metadata: Mapping[str, Any] = attrs.field(factory=dict)

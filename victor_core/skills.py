@@ -1,0 +1,343 @@
+"""Skills and skill chains.
+
+:class:`SkillService` gathers the :class:`~victor_core.Skill` objects of the
+``skills`` hook family, plans chains of them and runs the chains::
+
+    chain = await orchestrator.skills.plan_chain(
+        goal="Run multiple analyses",
+        skills=[skill1, skill2, "repo_overview"],
+        execution_strategy="parallel",
+    )
+    result = await orchestrator.skills.execute_chain(chain)
+    result.ok, result.outputs, result["repo_overview"].duration_s
+
+A chain is a :class:`~victor_core.Plan` whose steps have ``kind="skill"``. It
+runs in dependency waves (:meth:`~victor_core.executor.ToolExecutor.execute_plan`):
+independent steps run concurrently, at most ``max_parallel_workers`` at once,
+or one at a time when ``skill_chaining_parallel_enabled`` is False. A step
+receives the outputs of the steps it depends on.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from victor_core.exceptions import ChainError
+from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult
+from victor_core.tools import call_hook, flatten_hook_results
+
+if TYPE_CHECKING:
+    from victor_core.executor import ToolExecutor
+    from victor_core.settings import Settings
+
+__all__ = ["STRATEGIES", "SkillService", "call_skill_kwargs"]
+
+#: Accepted values of ``execution_strategy``.
+STRATEGIES = ("auto", "parallel", "sequential")
+
+
+def _signature(func: Any) -> tuple[set[str], bool]:
+    """Keyword names ``func`` accepts, and whether it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return set(), True
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def call_skill_kwargs(
+    skill: Skill, step: PlanStep, inputs: Mapping[str, Any], goal: str
+) -> dict[str, Any]:
+    """The keyword arguments a skill gets in a chain.
+
+    The step's ``params``; ``inputs`` (dependency id -> output) when the
+    function takes ``inputs`` or ``**kwargs``; each dependency's output under
+    its id when the function has a parameter of that name; and ``goal`` when
+    it takes ``goal`` and the step does not set it.
+    """
+    names, open_ = _signature(skill.func)
+    kwargs = dict(step.params)
+    if "inputs" in names or open_:
+        kwargs.setdefault("inputs", dict(inputs))
+    for dep_id, value in inputs.items():
+        if dep_id in names:
+            kwargs.setdefault(dep_id, value)
+    if "goal" in names:
+        kwargs.setdefault("goal", goal)
+    return kwargs
+
+
+class SkillService:
+    """Skills from the ``skills`` family, chains of them, and running chains.
+
+    Args:
+        plugin_manager: dispatches ``victor_skills`` (None: inline skills only).
+        settings: ``skill_chaining_parallel_enabled``, ``max_parallel_workers``
+            and ``tool_execution_timeout`` (a skill's time limit too).
+        executor: the :class:`~victor_core.executor.ToolExecutor` that runs steps.
+    """
+
+    def __init__(self, plugin_manager: Any, settings: Settings, executor: ToolExecutor) -> None:
+        self.plugin_manager = plugin_manager
+        self.settings = settings
+        self.executor = executor
+        self._plugin_skills: dict[str, Skill] = {}
+        self._inline: dict[str, Skill] = {}
+        self._loaded = plugin_manager is None
+
+    # -- the registry -----------------------------------------------------------------
+
+    async def load(self, *, reload: bool = False) -> None:
+        """Gather the skills of the ``skills`` family (once; again with ``reload=True``).
+
+        When two plugins provide a skill of the same name, the one pluggy calls
+        first wins (as for tools).
+
+        Raises:
+            PluginValidationError: a plugin returned something that is not a Skill.
+        """
+        if self.plugin_manager is None or (self._loaded and not reload):
+            return
+        results = await call_hook(self.plugin_manager, "victor_skills")
+        skills = flatten_hook_results(results, Skill, "victor_skills")
+        self._plugin_skills = {skill.name: skill for skill in reversed(skills)}
+        self._loaded = True
+
+    def register(self, skill: Skill) -> Skill:
+        """Add ``skill`` (replacing one of the same name) and return it.
+
+        Raises:
+            TypeError: not a :class:`~victor_core.Skill`.
+        """
+        if not isinstance(skill, Skill):
+            raise TypeError(f"register() takes a victor_core.Skill (got {skill!r})")
+        self._inline[skill.name] = skill
+        return skill
+
+    async def get_skills(self) -> dict[str, Skill]:
+        """Every known skill by name (plugin skills load on first call)."""
+        await self.load()
+        return {**self._plugin_skills, **self._inline}
+
+    async def get(self, name: str) -> Skill:
+        """The skill called ``name``.
+
+        Raises:
+            ChainError: no such skill; the message names close matches.
+        """
+        skills = await self.get_skills()
+        skill = skills.get(name)
+        if skill is None:
+            raise self._unknown([name], skills)
+        return skill
+
+    @staticmethod
+    def _unknown(names: Sequence[str], known: Mapping[str, Skill]) -> ChainError:
+        import difflib
+
+        hints = []
+        for name in names:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            if close:
+                hints.append(f"{name!r} (did you mean {close[0]!r}?)")
+            else:
+                hints.append(repr(name))
+        listed = ", ".join(map(repr, sorted(known))) or "none"
+        return ChainError(
+            f"unknown skill(s) {', '.join(hints)}; known skills: {listed}", steps=tuple(names)
+        )
+
+    # -- chains -----------------------------------------------------------------------
+
+    async def plan_chain(
+        self,
+        goal: str,
+        skills: Sequence[Any] | None = None,
+        execution_strategy: str = "auto",
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """Build a chain (a :class:`~victor_core.Plan` of skill steps) for ``goal``.
+
+        Args:
+            goal: what the chain achieves, in words.
+            skills: :class:`~victor_core.Skill` objects, skill names, or dicts
+                ``{"skill": skill or name, "id": ..., "params": {...},
+                "depends_on": [ids]}``; None: every known skill.
+            execution_strategy: ``"sequential"`` (each step after the previous
+                one, receiving its output), ``"parallel"`` (only declared
+                dependencies: dict ``depends_on`` and :attr:`Skill.depends_on`)
+                or ``"auto"`` (declared dependencies, plus a step whose
+                function has a parameter named after another step of the
+                chain depends on that step; everything else in parallel).
+            params: keyword parameters given to every step whose skill accepts them.
+
+        Returns:
+            The chain, validated (its :meth:`~victor_core.Plan.waves` succeed).
+
+        Raises:
+            ChainError: an unknown strategy or skill, a cycle or a dependency
+                on a step not in the chain; the message names the steps.
+        """
+        if execution_strategy not in STRATEGIES:
+            raise ChainError(
+                f"execution_strategy must be one of {', '.join(map(repr, STRATEGIES))} "
+                f"(got {execution_strategy!r})"
+            )
+        known = await self.get_skills()
+        items = list(known.values()) if skills is None else list(skills)
+        entries: list[tuple[Skill, str | None, dict[str, Any], tuple[str, ...] | None]] = []
+        unknown: list[str] = []
+        for item in items:
+            step_id: str | None = None
+            step_params: dict[str, Any] = {}
+            declared: tuple[str, ...] | None = None
+            target: Any = item
+            if isinstance(item, Mapping):
+                if "skill" not in item:
+                    raise ChainError(
+                        f"a chain item given as a dict needs a 'skill' key (got {item!r})"
+                    )
+                step_id = item.get("id")
+                step_params = dict(item.get("params") or {})
+                raw = item.get("depends_on")
+                declared = None if raw is None else tuple([raw] if isinstance(raw, str) else raw)
+                target = item["skill"]
+            if isinstance(target, str):
+                found = known.get(target)
+                if found is None:
+                    unknown.append(target)
+                    continue
+                target = found
+            if not isinstance(target, Skill):
+                raise ChainError(
+                    "skills must be Skill objects, skill names or {'skill': ...} dicts "
+                    f"(got {target!r})"
+                )
+            entries.append((target, step_id, step_params, declared))
+        if unknown:
+            raise self._unknown(unknown, known)
+
+        ids: list[str] = []
+        for skill, step_id, _, _ in entries:
+            base = step_id or skill.name
+            candidate, n = base, 2
+            while candidate in ids:
+                candidate, n = f"{base}_{n}", n + 1
+            ids.append(candidate)
+        # Skill names resolve to the first step running that skill.
+        by_name: dict[str, str] = {}
+        for (skill, _, _, _), step_id in zip(entries, ids, strict=True):
+            by_name.setdefault(skill.name, step_id)
+
+        steps: list[PlanStep] = []
+        adhoc: dict[str, Skill] = {}
+        for index, ((skill, _, step_params, declared), step_id) in enumerate(
+            zip(entries, ids, strict=True)
+        ):
+            deps: list[str] = []
+            if execution_strategy == "sequential" and index:
+                deps.append(ids[index - 1])
+            wanted = list(declared) if declared is not None else []
+            wanted += list(skill.depends_on)
+            if execution_strategy == "auto":
+                names, _ = _signature(skill.func)
+                wanted += [other for other in ids if other != step_id and other in names]
+            for dep in wanted:
+                resolved = dep if dep in ids else by_name.get(dep, dep)
+                if resolved not in deps and resolved != step_id:
+                    deps.append(resolved)
+            accepted_names, open_ = _signature(skill.func)
+            merged = {k: v for k, v in (params or {}).items() if open_ or k in accepted_names}
+            merged.update(step_params)
+            steps.append(
+                PlanStep(
+                    id=step_id,
+                    action=skill.name,
+                    kind="skill",
+                    params=merged,
+                    depends_on=tuple(deps),
+                    description=skill.description,
+                )
+            )
+            if known.get(skill.name) is not skill:
+                adhoc[skill.name] = skill
+        plan = Plan(
+            goal=goal,
+            steps=steps,
+            metadata={"planner": "skills", "strategy": execution_strategy, "skills": adhoc},
+        )
+        plan.waves()  # reject cycles and missing dependencies now
+        return plan
+
+    async def execute_chain(
+        self, chain: Plan, *, inputs: Mapping[str, Any] | None = None
+    ) -> PlanResult:
+        """Run ``chain`` in dependency waves and return every step's result.
+
+        A step that raises or times out is ``"failed"``/``"timeout"``; the steps
+        depending on it are ``"skipped"``; the others run.
+
+        Args:
+            chain: a plan from :meth:`plan_chain` (or any plan of skill steps).
+            inputs: values every step's ``inputs`` starts from.
+
+        Raises:
+            ChainError: a cycle, a missing dependency, an unknown skill, or a
+                step that is not a skill step.
+        """
+        if not isinstance(chain, Plan):
+            raise ChainError(f"execute_chain() takes a chain from plan_chain() (got {chain!r})")
+        not_skills = [step.id for step in chain.steps if step.kind != "skill"]
+        if not_skills:
+            raise ChainError(
+                f"a skill chain holds skill steps only; steps {', '.join(map(repr, not_skills))} "
+                "are tool steps (run the plan with planning.execute())",
+                steps=tuple(not_skills),
+            )
+        chain.waves()
+        resolved = await self.resolve(chain)
+        parallel = bool(self.settings.skill_chaining_parallel_enabled)
+        return await self.executor.execute_plan(
+            chain,
+            lambda step, step_inputs: self._run(resolved[step.action], step, step_inputs, chain),
+            parallel=parallel,
+            inputs=inputs,
+        )
+
+    async def resolve(self, plan: Plan) -> dict[str, Skill]:
+        """The skill of every skill step of ``plan``, by name.
+
+        Raises:
+            ChainError: skills that are not known; the message names them.
+        """
+        known = await self.get_skills()
+        adhoc = plan.metadata.get("skills") or {}
+        found: dict[str, Skill] = {}
+        missing: list[str] = []
+        for step in plan.steps:
+            if step.kind != "skill" or step.action in found:
+                continue
+            skill = adhoc.get(step.action) or known.get(step.action)
+            if skill is None:
+                missing.append(step.action)
+            else:
+                found[step.action] = skill
+        if missing:
+            raise self._unknown(missing, known)
+        return found
+
+    async def run_step(
+        self, skill: Skill, step: PlanStep, inputs: Mapping[str, Any], goal: str
+    ) -> ToolResult:
+        """Run one skill step (under ``tool_execution_timeout``) and return its result."""
+        kwargs = call_skill_kwargs(skill, step, inputs, goal)
+        return await self.executor.call(skill.name, skill.func, kwargs)
+
+    async def _run(
+        self, skill: Skill, step: PlanStep, inputs: Mapping[str, Any], chain: Plan
+    ) -> ToolResult:
+        return await self.run_step(skill, step, inputs, chain.goal)
