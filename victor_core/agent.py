@@ -1,0 +1,761 @@
+"""The agent loop: one turn from a goal to a report, and chat with a provider.
+
+:meth:`AgentLoop.run` takes a goal through every stage, timing each::
+
+    persona -> recall -> selection -> planning -> execution -> response -> record -> metrics
+
+- **persona**: the ``personas`` family's persona of that name (default
+  ``assistant``, or a built-in one when no plugin offers it);
+- **recall**: related episodes and facts from memory (never fatal);
+- **selection**: the tools best suited to the goal, weighted by the persona (cached);
+- **planning**: ``victor_plan(goal, context)``, a DAG over the selected tools and
+  the skills; a plan of the best tools needing no parameters when no planner answers;
+- **execution**: the plan's dependency waves, independent steps in parallel; a
+  failing step is reported and the steps not depending on it still run;
+- **response**: the configured provider writes the answer from the results
+  (``settings.provider``); without one, or when it fails, the persona writes a
+  report from the results itself, in its ``style``;
+- **record**: the turn is stored as an episode; **metrics**: run and stage timers.
+
+:meth:`AgentLoop.chat` and :meth:`AgentLoop.stream_chat` answer one message,
+through the response cache (keyed by provider, model, messages and
+parameters). A cached answer is replayed as a stream; a stream is cached only
+once it completed. Without a provider, a built-in offline responder answers:
+it names the tools that fit the message and suggests ``victor run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from victor_core.exceptions import ChainError, PersonaNotFoundError, SettingsError, VictorError
+from victor_core.models import Persona, Plan, PlanStep, ToolResult
+
+if TYPE_CHECKING:
+    from victor_core.models import PlanResult, StepResult, Tool
+
+__all__ = ["DEFAULT_PERSONA", "STAGES", "AgentLoop", "RunResult", "StepSummary", "write_report"]
+
+#: The stages of a turn, in order; :attr:`RunResult.timings_ms` has one entry per stage.
+STAGES = (
+    "persona",
+    "recall",
+    "selection",
+    "planning",
+    "execution",
+    "response",
+    "record",
+    "metrics",
+)
+
+#: The persona used when none is named and no plugin offers ``assistant``.
+DEFAULT_PERSONA = Persona(
+    name="assistant",
+    description="A general helper: picks tools by relevance and answers briefly.",
+    system_prompt="You are a helpful assistant for a software project. Answer from the tool "
+    "results you are given.",
+    style="concise",
+)
+
+#: Receives ``(event, data)``: ``"stage"`` (stage, ms), ``"plan"`` (steps),
+#: ``"step_started"`` / ``"step_finished"`` (id, action, status, ms, error).
+EventHook = Callable[[str, Mapping[str, Any]], None]
+
+_CHUNK_WORDS = 3
+
+
+@attrs.define(frozen=True, kw_only=True)
+class StepSummary:
+    """One executed step: what ran, how it went, how long it took."""
+
+    id: str
+    action: str
+    kind: str
+    status: str
+    duration_ms: float
+    summary: str = ""
+    error: str | None = None
+    wave: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a dict."""
+        return attrs.asdict(self)
+
+
+@attrs.define(kw_only=True)
+class RunResult:
+    """The outcome of :meth:`AgentLoop.run`.
+
+    ``ok`` is True when every step succeeded; ``errors`` lists what went wrong
+    without stopping the turn (a failed step, memory or provider trouble).
+    ``outputs`` maps step ids to their values (left out of :meth:`to_dict`
+    unless asked, since they can be large).
+    """
+
+    goal: str
+    persona: str
+    path: str
+    steps: list[StepSummary]
+    report: str
+    response_source: str
+    timings_ms: dict[str, float]
+    total_ms: float
+    cache: dict[str, Any]
+    plan: dict[str, Any]
+    memories: int = 0
+    errors: list[str] = attrs.field(factory=list)
+    outputs: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step succeeded."""
+        return all(step.status == "ok" for step in self.steps)
+
+    def to_dict(self, *, outputs: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable dict of the result (step outputs too when ``outputs``)."""
+        doc: dict[str, Any] = {
+            "goal": self.goal,
+            "persona": self.persona,
+            "path": self.path,
+            "ok": self.ok,
+            "steps": [s.to_dict() for s in self.steps],
+            "report": self.report,
+            "response_source": self.response_source,
+            "timings_ms": dict(self.timings_ms),
+            "total_ms": self.total_ms,
+            "cache": self.cache,
+            "plan": self.plan,
+            "memories": self.memories,
+            "errors": list(self.errors),
+        }
+        if outputs:
+            doc["outputs"] = _jsonable(self.outputs)
+        return doc
+
+
+class AgentLoop:
+    """Runs agent turns and chats with the services of an orchestrator.
+
+    Args:
+        orchestrator: an :class:`~victor_core.AgentOrchestrator`; the loop uses its
+            ``settings``, ``plugin_manager``, ``caches``, ``tools``, ``executor``,
+            ``skills``, ``selector``, ``memory`` and ``metrics``, each built on first use.
+        clock: a monotonic clock in seconds (tests).
+    """
+
+    def __init__(
+        self, orchestrator: Any, *, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.orchestrator = orchestrator
+        self.settings = orchestrator.settings
+        self._clock = clock
+        self._personas: dict[str, Persona] | None = None
+        self._provider: Any = None
+
+    # -- personas -------------------------------------------------------------------------
+
+    async def personas(self) -> dict[str, Persona]:
+        """The personas of the ``personas`` family by name (``assistant`` always present)."""
+        if self._personas is None:
+            from victor_core.tools import call_hook
+
+            found: dict[str, Persona] = {DEFAULT_PERSONA.name: DEFAULT_PERSONA}
+            results = await call_hook(self.orchestrator.plugin_manager, "victor_personas")
+            for item in _flatten(results):
+                if isinstance(item, Persona):
+                    found[item.name] = item
+            self._personas = found
+        return self._personas
+
+    async def get_persona(self, name: str | Persona | None = None) -> Persona:
+        """The persona called ``name`` (default ``assistant``).
+
+        Raises:
+            PersonaNotFoundError: no persona of that name; the message lists the known ones.
+        """
+        if isinstance(name, Persona):
+            return name
+        known = await self.personas()
+        wanted = name or DEFAULT_PERSONA.name
+        if wanted not in known:
+            raise PersonaNotFoundError(
+                f"unknown persona {wanted!r}; available personas: {', '.join(sorted(known))}",
+                persona=wanted,
+            )
+        return known[wanted]
+
+    # -- the turn ---------------------------------------------------------------------------
+
+    async def run(
+        self,
+        goal: str,
+        *,
+        path: str | Path | None = None,
+        persona: str | Persona | None = None,
+        on_event: EventHook | None = None,
+        max_tools: int | None = None,
+        use_cache: bool = True,
+    ) -> RunResult:
+        """Run one turn for ``goal`` in the workspace ``path`` and return its result.
+
+        Args:
+            goal: what to do, in words.
+            path: the workspace directory the tools work in (default: the current one).
+            persona: a persona or its name (default ``assistant``).
+            on_event: called with progress events (see :data:`EventHook`).
+            max_tools: most tools selected (default ``tool_selection_max_tools``).
+            use_cache: whether the provider's answer may come from the response cache.
+
+        Raises:
+            SettingsError: an empty goal, or ``path`` is not an existing directory.
+            PersonaNotFoundError: an unknown persona.
+            ChainError: a planner returned an invalid plan.
+        """
+        if not isinstance(goal, str) or not goal.strip():
+            raise SettingsError(f"goal must be a non-empty string (got {goal!r})", field="goal")
+        root = _workspace(path)
+        emit = on_event or (lambda event, data: None)
+        orch = self.orchestrator
+        timings: dict[str, float] = {}
+        errors: list[str] = []
+        before = self._cache_counts()
+        start = last = self._clock()
+
+        def lap(stage: str) -> None:
+            nonlocal last
+            now = self._clock()
+            timings[stage] = (now - last) * 1000.0
+            last = now
+            emit("stage", {"stage": stage, "ms": timings[stage]})
+
+        chosen = await self.get_persona(persona)
+        lap("persona")
+        memories = await self._recall(goal, errors)
+        lap("recall")
+        tools = await orch.selector.aselect_tools(
+            goal, context={"persona": chosen}, max_tools=max_tools
+        )
+        skills = await orch.skills.get_skills()
+        lap("selection")
+        plan = await self._plan(
+            goal,
+            tools=tools,
+            skills=list(skills.values()),
+            persona=chosen,
+            memories=memories,
+            root=root,
+        )
+        emit("plan", {"steps": [_step_doc(s) for s in plan.steps]})
+        lap("planning")
+        result = await self._execute(plan, skills, root, emit)
+        steps = [_summary(s) for s in result.steps]
+        errors.extend(f"{s.id}: {s.error}" for s in steps if s.error)
+        lap("execution")
+        report, source = await self._respond(
+            goal, chosen, result=result, memories=memories, errors=errors, use_cache=use_cache
+        )
+        lap("response")
+        await self._record(goal, chosen, root=root, steps=steps, report=report, errors=errors)
+        lap("record")
+        total = (self._clock() - start) * 1000.0
+        self._observe(timings, total, ok=all(s.status == "ok" for s in steps))
+        lap("metrics")
+        return RunResult(
+            goal=goal,
+            persona=chosen.name,
+            path=str(root),
+            steps=steps,
+            report=report,
+            response_source=source,
+            timings_ms=timings,
+            total_ms=(self._clock() - start) * 1000.0,
+            cache=self._cache_delta(before),
+            plan={
+                "steps": [_step_doc(s) for s in plan.steps],
+                "waves": [list(w) for w in result.waves],
+                "metadata": _jsonable(dict(plan.metadata)),
+            },
+            memories=len(memories),
+            errors=errors,
+            outputs=result.outputs,
+        )
+
+    async def _recall(self, goal: str, errors: list[str]) -> list[dict[str, Any]]:
+        """Related episodes and facts; memory trouble is reported, never fatal."""
+        settings = self.settings
+        if not (settings.enable_episodic_memory or settings.enable_semantic_memory):
+            return []
+        memory = self.orchestrator.memory
+        found: list[dict[str, Any]] = []
+        try:
+            if settings.enable_episodic_memory:
+                for episode in await memory.episodic.search(goal, 3):
+                    found.append({"kind": "episode", **_jsonable(episode.to_dict())})
+            if settings.enable_semantic_memory:
+                for fact in await memory.semantic.search(goal, 3):
+                    found.append({"kind": "fact", **_jsonable(fact.to_dict())})
+        except (VictorError, OSError) as exc:
+            errors.append(f"memory recall: {exc}")
+            _warn("agent_recall_failed", error=str(exc))
+        return found
+
+    async def _plan(
+        self,
+        goal: str,
+        *,
+        tools: list[Tool],
+        skills: list[Any],
+        persona: Persona,
+        memories: list[dict[str, Any]],
+        root: Path,
+    ) -> Plan:
+        from victor_core.tools import call_hook
+
+        context = {
+            "tools": tools,
+            "skills": skills,
+            "persona": persona,
+            "memories": memories,
+            "settings": self.settings,
+            "workspace": str(root),
+            "parameters": {"path": str(root)},
+        }
+        plan = await call_hook(
+            self.orchestrator.plugin_manager, "victor_plan", goal=goal, context=context
+        )
+        if not isinstance(plan, Plan) or not plan.steps:
+            plan = _fallback_plan(goal, tools)
+        plan.waves()  # a planner's cycle or dangling dependency is a clear ChainError
+        return plan
+
+    async def _execute(
+        self, plan: Plan, skills: Mapping[str, Any], root: Path, emit: EventHook
+    ) -> PlanResult:
+        orch = self.orchestrator
+        registry = orch.tools
+        await registry.ensure_loaded()
+
+        async def run_step(step: PlanStep, inputs: Mapping[str, Any]) -> ToolResult:
+            emit("step_started", {"id": step.id, "action": step.action, "kind": step.kind})
+            started = self._clock()
+            try:
+                if step.kind == "skill":
+                    skill = skills.get(step.action)
+                    if skill is None:
+                        raise ChainError(
+                            f"unknown skill {step.action!r}; known skills: "
+                            + (", ".join(sorted(skills)) or "none"),
+                            steps=(step.id,),
+                        )
+                    params = _with_workspace(dict(step.params), skill.func, root)
+                    result: ToolResult = await orch.skills.run_step(
+                        skill, attrs.evolve(step, params=params), inputs, plan.goal
+                    )
+                else:
+                    tool = registry.get(step.action)
+                    params = _with_workspace(dict(step.params), tool, root)
+                    if inputs and _accepts(tool, "inputs"):
+                        params["inputs"] = dict(inputs)
+                    result = await orch.executor.execute(step.action, **params)
+            except VictorError as exc:
+                result = ToolResult(
+                    name=step.action,
+                    ok=False,
+                    error=str(exc),
+                    duration_s=self._clock() - started,
+                    error_type=type(exc).__name__,
+                )
+            emit(
+                "step_finished",
+                {
+                    "id": step.id,
+                    "action": step.action,
+                    "status": _status(result),
+                    "ms": result.duration_s * 1000.0,
+                    "error": result.error,
+                },
+            )
+            return result
+
+        outcome: PlanResult = await orch.executor.execute_plan(
+            plan, run_step, parallel=bool(self.settings.parallel_execution_enabled)
+        )
+        return outcome
+
+    async def _respond(
+        self,
+        goal: str,
+        persona: Persona,
+        *,
+        result: PlanResult,
+        memories: list[dict[str, Any]],
+        errors: list[str],
+        use_cache: bool,
+    ) -> tuple[str, str]:
+        report = write_report(persona, goal, result.steps, memories=len(memories))
+        if not self.settings.provider:
+            return report, "persona"
+        messages = [
+            {"role": "system", "content": persona.system_prompt or DEFAULT_PERSONA.system_prompt},
+            {
+                "role": "user",
+                "content": f"Goal: {goal}\n\nTool results:\n{report}\n\n"
+                "Write the answer to the goal from these results.",
+            },
+        ]
+        try:
+            answer = await self.complete(messages, use_cache=use_cache)
+        except VictorError as exc:
+            errors.append(f"provider: {exc}")
+            _warn("agent_provider_failed", error=str(exc))
+            return report, "persona"
+        return answer, "provider"
+
+    async def _record(
+        self,
+        goal: str,
+        persona: Persona,
+        *,
+        root: Path,
+        steps: list[StepSummary],
+        report: str,
+        errors: list[str],
+    ) -> None:
+        if not self.settings.enable_episodic_memory:
+            return
+        try:
+            await self.orchestrator.memory.episodic.record(
+                goal,
+                actions=[{"step": s.id, "action": s.action, "status": s.status} for s in steps],
+                outcome={
+                    "ok": all(s.status == "ok" for s in steps),
+                    "summary": report.splitlines()[0] if report else "",
+                },
+                persona=persona.name,
+                path=str(root),
+            )
+        except (VictorError, OSError) as exc:
+            errors.append(f"memory record: {exc}")
+            _warn("agent_record_failed", error=str(exc))
+
+    def _observe(self, timings: Mapping[str, float], total_ms: float, *, ok: bool) -> None:
+        if not self.settings.metrics_enabled:
+            return
+        registry = self.orchestrator.metrics
+        registry.create_counter("victor_agent_runs_total", "Agent turns run.").increment()
+        if not ok:
+            registry.create_counter(
+                "victor_agent_failed_runs_total", "Agent turns with a failed step."
+            ).increment()
+        registry.create_timer("victor_agent_run_seconds", "Duration of agent turns.").observe(
+            total_ms / 1000.0
+        )
+        stages = registry.create_timer(
+            "victor_agent_stage_seconds",
+            "Duration of each stage of agent turns.",
+            labels=("stage",),
+        )
+        for stage, ms in timings.items():
+            stages.labels(stage=stage).observe(ms / 1000.0)
+
+    def _cache_counts(self) -> dict[str, tuple[int, int]]:
+        try:
+            by_type = self.orchestrator.caches.stats()["by_type"]
+        except (VictorError, OSError, KeyError):
+            return {}
+        return {t: (int(s.get("hits", 0)), int(s.get("misses", 0))) for t, s in by_type.items()}
+
+    def _cache_delta(self, before: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+        after = self._cache_counts()
+        out: dict[str, Any] = {}
+        for cache_type, (hits, misses) in after.items():
+            h0, m0 = before.get(cache_type, (0, 0))
+            out[cache_type] = {"hits": hits - h0, "misses": misses - m0}
+        return out
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    async def provider(self) -> Any:
+        """The provider ``settings.provider`` names (found and built on first use).
+
+        Raises:
+            ProviderError: no provider configured, or none of that name installed.
+        """
+        if self._provider is None:
+            from victor_core.providers import find_provider
+
+            self._provider = await find_provider(self.orchestrator.plugin_manager, self.settings)
+        return self._provider
+
+    def _messages(self, message: str, options: dict[str, Any]) -> list[dict[str, str]]:
+        if not isinstance(message, str) or not message.strip():
+            raise SettingsError(
+                f"message must be a non-empty string (got {message!r})", field="message"
+            )
+        system = options.pop("system", None)
+        messages = [{"role": "system", "content": system}] if system else []
+        history = options.pop("history", None) or []
+        messages.extend({"role": str(m["role"]), "content": str(m["content"])} for m in history)
+        messages.append({"role": "user", "content": message})
+        return messages
+
+    def _response_cache(self, use_cache: bool) -> tuple[Any, str, str]:
+        provider = self.settings.provider or "offline"
+        model = self.settings.model if self.settings.provider else "builtin"
+        cache = self.orchestrator.caches.get("response") if use_cache else None
+        return cache, provider, model
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], *, use_cache: bool = True, **params: Any
+    ) -> str:
+        """The answer to ``messages`` from the provider, or the offline responder (cached)."""
+        from victor_core.caches import response_key
+
+        cache, provider_name, model = self._response_cache(use_cache)
+        key = response_key(provider_name, model, list(messages), params) if cache else None
+        if cache is not None and key is not None:
+            hit = cache.get(key)
+            if isinstance(hit, str):
+                return hit
+        if self.settings.provider:
+            provider = await self.provider()
+            answer = await provider.complete(list(messages), **params)
+        else:
+            answer = await self._offline_answer(messages)
+        if cache is not None and key is not None:
+            cache.set(key, answer)
+        return str(answer)
+
+    async def chat(self, message: str, use_cache: bool = True, **options: Any) -> str:
+        """Answer ``message`` (``system``, ``history`` and model parameters in ``options``)."""
+        messages = self._messages(message, dict(options))
+        params = {k: v for k, v in options.items() if k not in ("system", "history")}
+        return await self.complete(messages, use_cache=use_cache, **params)
+
+    async def stream_chat(
+        self, message: str, use_cache: bool = True, **options: Any
+    ) -> AsyncIterator[str]:
+        """Answer ``message`` as text chunks.
+
+        A cached answer is replayed in chunks; a streamed answer is cached once
+        the stream completed, never when it broke midway (the error propagates).
+        """
+        from victor_core.caches import response_key
+
+        messages = self._messages(message, dict(options))
+        params = {k: v for k, v in options.items() if k not in ("system", "history")}
+        cache, provider_name, model = self._response_cache(use_cache)
+        key = response_key(provider_name, model, messages, params) if cache else None
+        if cache is not None and key is not None:
+            hit = cache.get(key)
+            if isinstance(hit, str):
+                for chunk in _chunks(hit):
+                    yield chunk
+                return
+        parts: list[str] = []
+        if self.settings.provider:
+            provider = await self.provider()
+            async for chunk in provider.stream(messages, **params):
+                parts.append(chunk)
+                yield chunk
+        else:
+            for chunk in _chunks(await self._offline_answer(messages)):
+                parts.append(chunk)
+                yield chunk
+        if cache is not None and key is not None:
+            cache.set(key, "".join(parts))
+
+    async def _offline_answer(self, messages: Sequence[Mapping[str, str]]) -> str:
+        """The built-in responder used without a provider: which tools fit, and how to run them."""
+        question = next(
+            (m["content"] for m in reversed(messages) if m.get("role") == "user"), ""
+        ).strip()
+        try:
+            tools = await self.orchestrator.selector.aselect_tools(question, max_tools=3)
+        except VictorError:
+            tools = []
+        names = ", ".join(t.name for t in tools)
+        lines = [
+            "No model provider is configured (set `provider`, for example 'ollama'), so this "
+            "is victor-core's offline answer."
+        ]
+        if names:
+            lines.append(f"Tools that fit {question!r}: {names}.")
+            lines.append(f'Run `victor run "{question}"` to use them and get a report.')
+        else:
+            lines.append("No installed tool fits it; install tool plugins to act on it.")
+        return "\n".join(lines)
+
+    async def aclose(self) -> None:
+        """Close the provider's connections (idempotent)."""
+        provider, self._provider = self._provider, None
+        if provider is not None:
+            await provider.aclose()
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def write_report(
+    persona: Persona, goal: str, steps: Sequence[StepResult], *, memories: int = 0
+) -> str:
+    """The report of a turn, written the persona's way.
+
+    Steps come in order of the persona's preference (its favourite tools
+    first), then plan order. ``concise``: one line per step; ``bullet``: a
+    bullet per step with its highlights; ``detailed``: a section per step
+    with its highlights, durations and errors.
+    """
+    prefs = persona.tool_preferences
+    ordered = sorted(
+        enumerate(steps), key=lambda item: (-float(prefs.get(item[1].action, 1.0)), item[0])
+    )
+    ok = sum(1 for s in steps if s.ok)
+    head = f"{goal.strip()}: {ok} of {len(steps)} steps succeeded ({persona.name})"
+    lines = [head]
+    for _, step in ordered:
+        summary, highlights = _describe(step)
+        if persona.style == "concise":
+            mark = "" if step.ok else f" [{step.status}]"
+            lines.append(f"- {step.action}{mark}: {summary}")
+        elif persona.style == "bullet":
+            lines.append(f"* {step.action} ({step.status}): {summary}")
+            lines.extend(f"    - {h}" for h in highlights[:5])
+        else:
+            lines.append("")
+            lines.append(f"## {step.action} ({step.status}, {step.duration_s * 1000.0:.0f} ms)")
+            lines.append(summary)
+            lines.extend(f"  - {h}" for h in highlights[:10])
+    if memories and persona.style == "detailed":
+        lines.append("")
+        lines.append(f"Recalled {memories} related memories from earlier runs.")
+    return "\n".join(lines)
+
+
+def _describe(step: StepResult) -> tuple[str, list[str]]:
+    if not step.ok:
+        return (step.error or step.status), []
+    value = step.value
+    if isinstance(value, Mapping):
+        summary = value.get("summary")
+        highlights = value.get("highlights")
+        if isinstance(summary, str):
+            items = [str(h) for h in highlights] if isinstance(highlights, list) else []
+            return summary, items
+        return "returned " + ", ".join(map(str, list(value)[:6])), []
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} items", [str(v)[:120] for v in value[:5]]
+    text = "done" if value is None else str(value)
+    return (text if len(text) <= 200 else text[:197] + "..."), []
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _workspace(path: str | Path | None) -> Path:
+    root = Path(path) if path not in (None, "") else Path.cwd()  # type: ignore[arg-type]
+    root = root.expanduser()
+    if not root.exists():
+        raise SettingsError(f"path {str(root)!r} does not exist", field="path", value=str(root))
+    if not root.is_dir():
+        raise SettingsError(f"path {str(root)!r} is not a directory", field="path", value=str(root))
+    return root.resolve()
+
+
+def _accepts(target: Any, name: str) -> bool:
+    """Whether a tool (its schema) or a callable takes the keyword ``name``."""
+    schema = getattr(target, "parameters", None)
+    if not isinstance(schema, Mapping):
+        from victor_core.models import signature_schema
+
+        schema = signature_schema(target)
+    return name in (schema.get("properties") or {}) or bool(schema.get("additionalProperties"))
+
+
+def _with_workspace(params: dict[str, Any], target: Any, root: Path) -> dict[str, Any]:
+    """``params`` with ``path`` set to the workspace when the tool or skill takes one."""
+    if "path" not in params and _accepts(target, "path"):
+        params["path"] = str(root)
+    return params
+
+
+def _fallback_plan(goal: str, tools: Sequence[Tool]) -> Plan:
+    """The plan used when no planner answers: the best tools that need no parameter."""
+    free = [t for t in tools if not (t.parameters or {}).get("required")][:3]
+    return Plan(
+        goal=goal,
+        steps=[PlanStep(id=t.name, action=t.name) for t in free],  # type: ignore[misc]  # attrs converter typing
+        metadata={"planner": "agent-fallback"},
+    )
+
+
+def _status(result: ToolResult) -> str:
+    if result.ok:
+        return "ok"
+    return "timeout" if result.error_type == "ToolTimeoutError" else "failed"
+
+
+def _summary(step: StepResult) -> StepSummary:
+    return StepSummary(
+        id=step.id,
+        action=step.action,
+        kind=step.kind,
+        status=step.status,
+        duration_ms=step.duration_s * 1000.0,
+        summary=_describe(step)[0],
+        error=step.error,
+        wave=step.wave,
+    )
+
+
+def _step_doc(step: PlanStep) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "action": step.action,
+        "kind": step.kind,
+        "params": _jsonable(dict(step.params)),
+        "depends_on": list(step.depends_on),
+    }
+
+
+def _chunks(text: str) -> list[str]:
+    """``text`` in chunks of a few words (whitespace kept), as a stream would bring it."""
+    words = text.split(" ")
+    return [
+        (" " if i else "") + " ".join(words[i : i + _CHUNK_WORDS])
+        for i in range(0, len(words), _CHUNK_WORDS)
+    ] or [""]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    name = getattr(value, "name", None)
+    return name if isinstance(name, str) else repr(value)
+
+
+def _flatten(results: Any) -> list[Any]:
+    out: list[Any] = []
+    for result in results or ():
+        if isinstance(result, (list, tuple)):
+            out.extend(result)
+        elif result is not None:
+            out.append(result)
+    return out
+
+
+def _warn(event: str, **fields: Any) -> None:
+    from victor_core._log import get_logger
+
+    get_logger().warning(event, **fields)
