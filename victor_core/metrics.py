@@ -874,11 +874,9 @@ def instrument(
 
     def monitored(hook_name: str, hook_impls: Any, caller_kwargs: Any, firstresult: bool) -> Any:
         state = states.get(hook_name)
-        if (
-            state is None
-            or len(hook_impls) != state.size
-            or (hook_impls and hook_impls[-1] is not state.last)
-        ):
+        # pluggy passes a fresh copy of the implementation list; comparing it
+        # with the one the state was prepared for is one C-level identity scan.
+        if state is None or state.impls != hook_impls:
             state = prepare(hook_name, hook_impls)
         start = clock()
         try:
@@ -908,14 +906,13 @@ def instrument(
 class _HookState:
     """The series one hook feeds, and the implementations they were prepared for."""
 
-    __slots__ = ("errors", "last", "pending", "size", "timer")
+    __slots__ = ("errors", "impls", "pending", "timer")
 
     def __init__(self, timer: Timer, errors: Counter, hook_impls: Any) -> None:
         self.timer = timer
         self.pending = timer._pending
         self.errors = errors
-        self.size = len(hook_impls)
-        self.last = hook_impls[-1] if hook_impls else None
+        self.impls = list(hook_impls)
 
 
 def _instrument_public(

@@ -75,12 +75,21 @@ def _rss_bytes() -> float:
             return math.nan
 
 
+def _start_time() -> float:
+    """When this process started (seconds since the epoch)."""
+    _rss_bytes()  # creates the psutil handle when psutil is there
+    try:
+        return float(_process.create_time())
+    except Exception:  # no psutil: the first use of this module is the best we know
+        return _START
+
+
 def process_stats() -> dict[str, float]:
     """``memory_usage`` (resident MB), ``cpu_time`` (user + system s) and ``uptime`` (s)."""
     return {
         "memory_usage": _rss_bytes() / _MB,
         "cpu_time": time.process_time(),
-        "uptime": time.time() - _START,
+        "uptime": max(0.0, time.time() - _start_time()),
     }
 
 
@@ -112,7 +121,7 @@ def process_gauges(
     ).set_function(time.process_time)
     registry.create_gauge(
         "process_start_time_seconds", "Start time of the process since the epoch in seconds"
-    ).set_function(lambda: _START)
+    ).set_function(_start_time)
     registry.create_gauge("process_threads", "Number of Python threads").set_function(
         threading.active_count
     )
