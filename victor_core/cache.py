@@ -169,7 +169,7 @@ class TieredCache:
                 cache=name,
             )
         self.name = name
-        self.directory = None if directory is None else Path(directory)
+        self.directory = None if directory is None else Path(directory).expanduser()
         self.max_size = max_size
         self.normalize = bool(normalize)
         self._clock = clock or time.time
@@ -241,6 +241,7 @@ class TieredCache:
         if self._bypass is not None and self._bypass(key):
             return default
         now = self._clock()
+        expired_in_l1 = False
         with self._lock:
             entry = self._l1.get(key)
             if entry is not None:
@@ -249,8 +250,9 @@ class TieredCache:
                     self._l1_hits += 1
                     self._hits += 1
                 else:
+                    # Counted as expired below, once, by the level that decides.
                     del self._l1[key]
-                    self._expired += 1
+                    expired_in_l1 = True
                     entry = None
             if entry is None:
                 self._l1_misses += 1
@@ -258,17 +260,18 @@ class TieredCache:
             if self._on_lookup is not None:
                 self._on_lookup(True)
             return entry[0]
-        value = self._l2_get(key, now)
+        value = self._l2_get(key, now, expired_in_l1)
         hit = value is not _MISSING
         if self._on_lookup is not None:
             self._on_lookup(hit)
         return value if hit else default
 
-    def _l2_get(self, key: str, now: float) -> Any:
+    def _l2_get(self, key: str, now: float, expired_in_l1: bool = False) -> Any:
         store = self._open()
         if store is None:
             with self._lock:
                 self._misses += 1
+                self._expired += expired_in_l1
             return _MISSING
         try:
             # One indexed SELECT; diskcache's get() adds little but overhead here.
@@ -559,7 +562,8 @@ class TieredCache:
 
         Returns:
             ``hits``, ``misses``, ``hit_rate``, ``miss_rate``, ``current_size``,
-            ``max_size``, ``evictions``, ``expired``, and the same counters per
+            ``max_size``, ``evictions``, ``expired`` (lookups that found an entry
+            expired, plus entries removed by :meth:`clear_expired`), and the same counters per
             level under ``"l1"`` and ``"l2"`` (``l2`` also says whether the disk
             level is ``available``). Hits and misses count this process's
             lookups; ``current_size`` of the disk level counts every process's
