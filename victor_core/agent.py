@@ -314,8 +314,6 @@ class AgentLoop:
         memories: list[dict[str, Any]],
         root: Path,
     ) -> Plan:
-        from victor_core.tools import call_hook
-
         context = {
             "tools": tools,
             "skills": skills,
@@ -323,14 +321,13 @@ class AgentLoop:
             "memories": memories,
             "settings": self.settings,
             "workspace": str(root),
-            "parameters": {"path": str(root)},
+            "params": {"path": str(root)},
         }
-        plan = await call_hook(
-            self.orchestrator.plugin_manager, "victor_plan", goal=goal, context=context
-        )
-        if not isinstance(plan, Plan) or not plan.steps:
+        # The planning family answers first; the built-in planner when none does.
+        plan: Plan = await self.orchestrator.planning.plan_for_goal(goal, context)
+        if not plan.steps:
             plan = _fallback_plan(goal, tools)
-        plan.waves()  # a planner's cycle or dangling dependency is a clear ChainError
+        plan.waves()  # a cycle or dangling dependency is a clear ChainError
         return plan
 
     async def _execute(
@@ -607,9 +604,9 @@ def write_report(
     """The report of a turn, written the persona's way.
 
     Steps come in order of the persona's preference (its favourite tools
-    first), then plan order. ``concise``: one line per step; ``bullet``: a
-    bullet per step with its highlights; ``detailed``: a section per step
-    with its highlights, durations and errors.
+    first), then plan order. ``concise``: a line per step and its top three
+    highlights; ``bullet``: a bullet per step with five; ``detailed``: a
+    section per step with ten, and the step's duration.
     """
     prefs = persona.tool_preferences
     ordered = sorted(
@@ -623,6 +620,7 @@ def write_report(
         if persona.style == "concise":
             mark = "" if step.ok else f" [{step.status}]"
             lines.append(f"- {step.action}{mark}: {summary}")
+            lines.extend(f"    {h}" for h in highlights[:3])
         elif persona.style == "bullet":
             lines.append(f"* {step.action} ({step.status}): {summary}")
             lines.extend(f"    - {h}" for h in highlights[:5])

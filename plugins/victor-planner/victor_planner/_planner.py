@@ -177,7 +177,7 @@ class GoalPlanner:
     def from_context(cls, context: Mapping[str, Any]) -> GoalPlanner:
         """A planner for a ``victor_plan`` context (tools, skills, persona, settings, workspace)."""
         settings = context.get("settings")
-        base = dict(context.get("parameters") or {})
+        base = dict(context.get("params") or context.get("parameters") or {})
         if context.get("workspace") and "path" not in base:
             base["path"] = str(context["workspace"])
         persona = context.get("persona")
