@@ -34,84 +34,24 @@ from victor_core.tools import ToolRegistry
 
 DEFAULT_ITERATIONS = 100
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 _SIZES = (50, 200, 1000)
 _WORKLOAD_TOOLS = 200
-_VERBS = [
-    "read",
-    "write",
-    "list",
-    "search",
-    "run",
-    "show",
-    "fetch",
-    "send",
-    "summarize",
-    "translate",
-    "compute",
-    "check",
-    "format",
-    "query",
-    "open",
-    "delete",
-    "create",
-    "update",
-    "parse",
-    "validate",
-    "convert",
-    "upload",
-    "download",
-    "analyze",
-    "profile",
-    "deploy",
-    "build",
-    "install",
-    "monitor",
-    "rename",
-]
-_OBJECTS = [
-    "file",
-    "directory",
-    "code",
-    "tests",
-    "diff",
-    "commit",
-    "page",
-    "email",
-    "text",
-    "language",
-    "number",
-    "style",
-    "database",
-    "issue",
-    "branch",
-    "image",
-    "log",
-    "config",
-    "package",
-    "container",
-    "metric",
-    "report",
-    "schema",
-    "table",
-    "user",
-    "token",
-    "secret",
-    "cache",
-    "queue",
-]
-_QUALIFIERS = [
-    "remote",
-    "local",
-    "json",
-    "yaml",
-    "csv",
-    "python",
-    "git",
-    "http",
-    "sql",
-    "docker",
-    "cloud",
-]
+_VERBS = _words(
+    "read write list search run show fetch send summarize translate compute check format "
+    "query open delete create update parse validate convert upload download analyze "
+    "profile deploy build install monitor rename"
+)
+_OBJECTS = _words(
+    "file directory code tests diff commit page email text language number style database "
+    "issue branch image log config package container metric report schema table user "
+    "token secret cache queue"
+)
+_QUALIFIERS = _words("remote local json yaml csv python git http sql docker cloud")
 _RESULTS = ("summary", "result", "list", "status")
 
 
