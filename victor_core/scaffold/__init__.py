@@ -156,9 +156,9 @@ def _core_source(requirement: str) -> str:
     """What tox installs victor-core from when ``VICTOR_CORE`` is not set.
 
     A victor-core installed from a local folder (a checkout, ``pip install -e``)
-    is not on the package index yet: point at that folder, so that the new
-    project's ``tox`` run works on this machine as generated. Otherwise the
-    requirement itself.
+    or a local wheel may not be on the package index: point at that folder or
+    wheel, so that the new project's ``tox`` run works on this machine as
+    generated. Otherwise the requirement itself.
     """
     import json
     from importlib.metadata import PackageNotFoundError, distribution
@@ -178,6 +178,8 @@ def _core_source(requirement: str) -> str:
 
         path = Path(unquote(urlparse(url).path))
         if path.is_dir() and (path / "pyproject.toml").is_file():
+            return str(path)
+        if path.suffix == ".whl" and path.is_file():
             return str(path)
     return requirement
 
