@@ -38,6 +38,7 @@ from victor_core.models import Persona, Plan, PlanStep, ToolResult
 
 if TYPE_CHECKING:
     from victor_core.models import PlanResult, StepResult, Tool
+    from victor_core.providers import Responder
 
 __all__ = ["DEFAULT_PERSONA", "STAGES", "AgentLoop", "RunResult", "StepSummary", "write_report"]
 
@@ -65,8 +66,6 @@ DEFAULT_PERSONA = Persona(
 #: Receives ``(event, data)``: ``"stage"`` (stage, ms), ``"plan"`` (steps),
 #: ``"step_started"`` / ``"step_finished"`` (id, action, status, ms, error).
 EventHook = Callable[[str, Mapping[str, Any]], None]
-
-_CHUNK_WORDS = 3
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -155,7 +154,7 @@ class AgentLoop:
         self.settings = orchestrator.settings
         self._clock = clock
         self._personas: dict[str, Persona] | None = None
-        self._provider: Any = None
+        self._responder: Responder | None = None
 
     # -- personas -------------------------------------------------------------------------
 
@@ -477,95 +476,67 @@ class AgentLoop:
 
     # -- chat -----------------------------------------------------------------------------------
 
-    async def provider(self) -> Any:
-        """The provider ``settings.provider`` names (found and built on first use).
+    @property
+    def responder(self) -> Responder:
+        """Answers messages through the response cache and the provider (built on first use)."""
+        if self._responder is None:
+            from victor_core.providers import Responder
 
-        Raises:
-            ProviderError: no provider configured, or none of that name installed.
-        """
-        if self._provider is None:
-            from victor_core.providers import find_provider
-
-            self._provider = await find_provider(self.orchestrator.plugin_manager, self.settings)
-        return self._provider
-
-    def _messages(self, message: str, options: dict[str, Any]) -> list[dict[str, str]]:
-        if not isinstance(message, str) or not message.strip():
-            raise SettingsError(
-                f"message must be a non-empty string (got {message!r})", field="message"
+            orch = self.orchestrator
+            self._responder = Responder(
+                self.settings,
+                orch.plugin_manager,
+                response_cache=lambda: orch.caches.get("response"),
+                offline=self._offline_answer,
             )
-        system = options.pop("system", None)
-        messages = [{"role": "system", "content": system}] if system else []
-        history = options.pop("history", None) or []
-        messages.extend({"role": str(m["role"]), "content": str(m["content"])} for m in history)
-        messages.append({"role": "user", "content": message})
-        return messages
-
-    def _response_cache(self, use_cache: bool) -> tuple[Any, str, str]:
-        provider = self.settings.provider or "offline"
-        model = self.settings.model if self.settings.provider else "builtin"
-        cache = self.orchestrator.caches.get("response") if use_cache else None
-        return cache, provider, model
+        return self._responder
 
     async def complete(
         self, messages: Sequence[Mapping[str, str]], *, use_cache: bool = True, **params: Any
     ) -> str:
         """The answer to ``messages`` from the provider, or the offline responder (cached)."""
-        from victor_core.caches import response_key
+        return await self.responder.complete(messages, use_cache=use_cache, **params)
 
-        cache, provider_name, model = self._response_cache(use_cache)
-        key = response_key(provider_name, model, list(messages), params) if cache else None
-        if cache is not None and key is not None:
-            hit = cache.get(key)
-            if isinstance(hit, str):
-                return hit
-        if self.settings.provider:
-            provider = await self.provider()
-            answer = await provider.complete(list(messages), **params)
-        else:
-            answer = await self._offline_answer(messages)
-        if cache is not None and key is not None:
-            cache.set(key, answer)
-        return str(answer)
+    async def chat(
+        self,
+        message: str,
+        use_cache: bool = True,
+        *,
+        system: str | None = None,
+        history: Sequence[Mapping[str, str]] = (),
+        **params: Any,
+    ) -> str:
+        """Answer ``message``; ``params`` (``temperature``...) go to the model and the cache key.
 
-    async def chat(self, message: str, use_cache: bool = True, **options: Any) -> str:
-        """Answer ``message`` (``system``, ``history`` and model parameters in ``options``)."""
-        messages = self._messages(message, dict(options))
-        params = {k: v for k, v in options.items() if k not in ("system", "history")}
-        return await self.complete(messages, use_cache=use_cache, **params)
+        Raises:
+            SettingsError: an empty message.
+            ProviderError: the provider failed.
+        """
+        from victor_core.providers import chat_messages
+
+        messages = chat_messages(message, system=system, history=history)
+        return await self.responder.complete(messages, use_cache=use_cache, **params)
 
     async def stream_chat(
-        self, message: str, use_cache: bool = True, **options: Any
+        self,
+        message: str,
+        use_cache: bool = True,
+        *,
+        system: str | None = None,
+        history: Sequence[Mapping[str, str]] = (),
+        **params: Any,
     ) -> AsyncIterator[str]:
-        """Answer ``message`` as text chunks.
+        """Answer ``message`` as text chunks (a cached answer is replayed; see :class:`Responder`).
 
-        A cached answer is replayed in chunks; a streamed answer is cached once
-        the stream completed, never when it broke midway (the error propagates).
+        Raises:
+            SettingsError: an empty message.
+            ProviderError: the provider failed, or its stream broke midway.
         """
-        from victor_core.caches import response_key
+        from victor_core.providers import chat_messages
 
-        messages = self._messages(message, dict(options))
-        params = {k: v for k, v in options.items() if k not in ("system", "history")}
-        cache, provider_name, model = self._response_cache(use_cache)
-        key = response_key(provider_name, model, messages, params) if cache else None
-        if cache is not None and key is not None:
-            hit = cache.get(key)
-            if isinstance(hit, str):
-                for chunk in _chunks(hit):
-                    yield chunk
-                return
-        parts: list[str] = []
-        if self.settings.provider:
-            provider = await self.provider()
-            async for chunk in provider.stream(messages, **params):
-                parts.append(chunk)
-                yield chunk
-        else:
-            for chunk in _chunks(await self._offline_answer(messages)):
-                parts.append(chunk)
-                yield chunk
-        if cache is not None and key is not None:
-            cache.set(key, "".join(parts))
+        messages = chat_messages(message, system=system, history=history)
+        async for chunk in self.responder.stream(messages, use_cache=use_cache, **params):
+            yield chunk
 
     async def _offline_answer(self, messages: Sequence[Mapping[str, str]]) -> str:
         """The built-in responder used without a provider: which tools fit, and how to run them."""
@@ -590,9 +561,9 @@ class AgentLoop:
 
     async def aclose(self) -> None:
         """Close the provider's connections (idempotent)."""
-        provider, self._provider = self._provider, None
-        if provider is not None:
-            await provider.aclose()
+        responder, self._responder = self._responder, None
+        if responder is not None:
+            await responder.aclose()
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -719,15 +690,6 @@ def _step_doc(step: PlanStep) -> dict[str, Any]:
         "params": _jsonable(dict(step.params)),
         "depends_on": list(step.depends_on),
     }
-
-
-def _chunks(text: str) -> list[str]:
-    """``text`` in chunks of a few words (whitespace kept), as a stream would bring it."""
-    words = text.split(" ")
-    return [
-        (" " if i else "") + " ".join(words[i : i + _CHUNK_WORDS])
-        for i in range(0, len(words), _CHUNK_WORDS)
-    ] or [""]
 
 
 def _jsonable(value: Any) -> Any:

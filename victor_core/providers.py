@@ -1,4 +1,4 @@
-"""Model providers: the protocol they implement and how the configured one is found.
+"""Model providers: the protocol they implement, how the configured one is found, and chat.
 
 A provider answers chat messages, whole (:meth:`Provider.complete`) or as a
 stream of text chunks (:meth:`Provider.stream`). Plugins of the
@@ -12,12 +12,16 @@ figures of one provider: ``openai_timeout`` / ``openai_max_retries`` /
 ``local_provider_max_retries`` / ``local_provider_batch_size`` for a server on
 this machine, and ``connection_pool_size`` / ``connection_pool_max_overflow``
 for the connection pool.
+
+:class:`Responder` answers chat messages through the response cache and the
+configured provider (or an offline responder without one); the agent loop's
+``chat`` and ``stream_chat`` use it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -32,11 +36,15 @@ __all__ = [
     "LOCAL_PROVIDERS",
     "PROVIDER_DEFAULTS",
     "Message",
+    "OfflineResponder",
     "Provider",
     "ProviderConfig",
     "ProviderFactory",
+    "Responder",
+    "chat_messages",
     "find_provider",
     "is_local_url",
+    "replay_chunks",
 ]
 
 #: A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``.
@@ -240,3 +248,156 @@ def _flatten(results: Any) -> list[Any]:
         elif result is not None:
             out.append(result)
     return out
+
+
+#: Words per chunk when a cached or offline answer is replayed as a stream.
+REPLAY_WORDS = 3
+
+#: ``offline(messages) -> answer``: the responder used when no provider is configured.
+OfflineResponder = Callable[[Sequence[Message]], Awaitable[str]]
+
+
+def chat_messages(
+    message: str, *, system: str | None = None, history: Sequence[Message] = ()
+) -> list[dict[str, str]]:
+    """The messages of one chat turn: an optional system prompt, the history, the message.
+
+    Raises:
+        SettingsError: ``message`` is empty or not a string.
+    """
+    from victor_core.exceptions import SettingsError
+
+    if not isinstance(message, str) or not message.strip():
+        raise SettingsError(
+            f"message must be a non-empty string (got {message!r})", field="message"
+        )
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.extend({"role": str(m["role"]), "content": str(m["content"])} for m in history)
+    messages.append({"role": "user", "content": message})
+    return messages
+
+
+def replay_chunks(text: str, words: int = REPLAY_WORDS) -> list[str]:
+    """``text`` in chunks of a few words, spaces kept, as a stream would bring it."""
+    parts = text.split(" ")
+    return [
+        (" " if i else "") + " ".join(parts[i : i + words]) for i in range(0, len(parts), words)
+    ] or [""]
+
+
+class Responder:
+    """Answers chat messages: the response cache first, then the provider (or offline).
+
+    Args:
+        settings: ``provider`` and ``model`` name the provider and key the cache.
+        plugin_manager: asked for providers (``victor_providers``) on first use.
+        response_cache: returns the response cache (a :class:`~victor_core.cache.TieredCache`)
+            or None when it is disabled; called on first use.
+        offline: the responder used when ``settings.provider`` is empty.
+
+    Cache keys are :func:`victor_core.caches.response_key` of (provider, model,
+    messages, parameters); without a provider the answers are keyed under
+    ``offline/builtin``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        plugin_manager: Any,
+        *,
+        response_cache: Callable[[], Any] | None = None,
+        offline: OfflineResponder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.plugin_manager = plugin_manager
+        self._response_cache = response_cache
+        self._offline = offline
+        self._provider: Provider | None = None
+
+    async def provider(self) -> Provider:
+        """The provider ``settings.provider`` names, found and built on first use.
+
+        Raises:
+            ProviderError: none configured, or none of that name installed.
+        """
+        if self._provider is None:
+            self._provider = await find_provider(self.plugin_manager, self.settings)
+        return self._provider
+
+    def _key(self, messages: Sequence[Message], params: Mapping[str, Any], use_cache: bool) -> Any:
+        if not use_cache or self._response_cache is None:
+            return None, None
+        cache = self._response_cache()
+        if cache is None:
+            return None, None
+        from victor_core.caches import response_key
+
+        settings = self.settings
+        provider = settings.provider or "offline"
+        model = settings.model if settings.provider else "builtin"
+        return cache, response_key(provider, model, [dict(m) for m in messages], dict(params))
+
+    async def _answer_offline(self, messages: Sequence[Message]) -> str:
+        if self._offline is None:
+            raise ProviderError(
+                "no provider configured: set provider (for example 'ollama' or 'openai')"
+            )
+        return await self._offline(messages)
+
+    async def complete(
+        self, messages: Sequence[Message], *, use_cache: bool = True, **params: Any
+    ) -> str:
+        """The whole answer to ``messages`` (from the cache when ``use_cache`` and present).
+
+        Raises:
+            ProviderError: the provider failed.
+        """
+        cache, key = self._key(messages, params, use_cache)
+        if cache is not None:
+            hit = cache.get(key)
+            if isinstance(hit, str):
+                return hit
+        if self.settings.provider:
+            answer = await (await self.provider()).complete(list(messages), **params)
+        else:
+            answer = await self._answer_offline(messages)
+        if cache is not None:
+            cache.set(key, answer)
+        return str(answer)
+
+    async def stream(
+        self, messages: Sequence[Message], *, use_cache: bool = True, **params: Any
+    ) -> AsyncIterator[str]:
+        """The answer to ``messages`` as text chunks.
+
+        A cached answer is replayed in chunks. A streamed answer is cached once
+        the stream completed; when it breaks midway nothing is cached and the
+        error propagates.
+
+        Raises:
+            ProviderError: the provider failed, or its stream broke.
+        """
+        cache, key = self._key(messages, params, use_cache)
+        if cache is not None:
+            hit = cache.get(key)
+            if isinstance(hit, str):
+                for chunk in replay_chunks(hit):
+                    yield chunk
+                return
+        parts: list[str] = []
+        if self.settings.provider:
+            async for chunk in (await self.provider()).stream(list(messages), **params):
+                parts.append(chunk)
+                yield chunk
+        else:
+            for chunk in replay_chunks(await self._answer_offline(messages)):
+                parts.append(chunk)
+                yield chunk
+        if cache is not None:
+            cache.set(key, "".join(parts))
+
+    async def aclose(self) -> None:
+        """Close the provider's connections (idempotent)."""
+        provider, self._provider = self._provider, None
+        if provider is not None:
+            await provider.aclose()
