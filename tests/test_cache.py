@@ -593,3 +593,30 @@ def test_set_many(make: Any) -> None:
         cache.set_many({"e": object()})
     assert cache.get("e") is None
     cache.set_many({})
+
+
+def test_lookup_totals_are_shared_through_the_store(make: Any) -> None:
+    first = make(max_size=2)
+    first.set("a", 1)
+    first.get("a")
+    first.get("b")
+    for key in ("c", "d"):
+        first.set(key, 0)
+    assert first.stats()["all_processes"]["hits"] == 1  # pending counts are included
+    first.close()
+    second = make(max_size=2)
+    shared = second.stats()["all_processes"]
+    assert (shared["hits"], shared["misses"], shared["evictions"]) == (1, 1, 1)
+    second.get("c")
+    second.flush_stats()
+    second.flush_stats()  # nothing new: no double counting
+    assert second.stats()["all_processes"]["hits"] == 2
+    assert second.stats()["all_processes"]["hit_rate"] == pytest.approx(2 / 3)
+    assert second.stats()["hits"] == 1  # this instance's own lookups
+
+
+def test_memory_only_cache_has_no_shared_totals(clock: FakeClock) -> None:
+    cache = TieredCache("mem", directory=None, max_size=2, ttl=10, clock=clock)
+    cache.get("x")
+    cache.flush_stats()
+    assert cache.stats()["all_processes"] is None

@@ -28,6 +28,8 @@ def _fill(cache_dir: Path) -> None:
     assert responses is not None
     for query in ("user authentication", "authentication flow", "read files"):
         tools.set(tool_selection_key(query), ["tool"])
+    tools.get(tool_selection_key("READ FILES"))
+    tools.get(tool_selection_key("unknown"))
     responses.set("openai/gpt:hello#abc", "hi")
     manager.close()
 
@@ -45,7 +47,7 @@ def test_stats_table(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["cache", "enabled", "entries"]
     row = next(line for line in lines if line.startswith("tool_selection"))
-    assert row.split()[1:4] == ["on", "3", "1000"]
+    assert row.split()[1:8] == ["on", "3", "1000", "1", "1", "50.0%", "0"]
     assert str(cache_dir / "tool_selection") in row
 
 
@@ -53,6 +55,8 @@ def test_stats_json_is_the_only_stdout(cache_dir: Path, capsys: pytest.CaptureFi
     _fill(cache_dir)
     doc = _json(capsys, "cache", "stats", "--json")
     assert doc["current_size"] == 4
+    assert doc["all_processes"]["hits"] == 1
+    assert doc["all_processes"]["hit_rate"] == 0.5
     assert doc["by_type"]["response"]["current_size"] == 1
     one = _json(capsys, "cache", "stats", "tool_selection", "--json")
     assert one["cache_type"] == "tool_selection"

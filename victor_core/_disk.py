@@ -111,6 +111,12 @@ class _Store(diskcache.Cache):  # type: ignore[misc]  # diskcache ships no type 
         return execute
 
 
+# Lookup counters summed over every process that used the store (flushed on close).
+_STATS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS VictorStats (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+)
+
+
 def _is_busy(exc: BaseException) -> bool:
     if isinstance(exc, diskcache.Timeout):
         return True
@@ -142,7 +148,7 @@ def open_store(directory: str, *, timeout: float) -> diskcache.Cache:
         try:
             # Byte-counted culling is off (size_limit): the tiered cache counts
             # entries itself. "least-recently-stored" keeps reads write-free.
-            return _Store(
+            store = _Store(
                 directory,
                 retry_for=timeout,
                 timeout=timeout,
@@ -153,6 +159,13 @@ def open_store(directory: str, *, timeout: float) -> diskcache.Cache:
                 statistics=0,
                 tag_index=1,
             )
+            try:
+                store._sql_retry(_STATS_TABLE)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    store.close()
+                raise
+            return store
         except Exception as exc:
             if not _is_busy(exc) or time.monotonic() >= deadline:
                 raise

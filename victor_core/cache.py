@@ -193,6 +193,8 @@ class TieredCache:
         self._l2_misses = 0
         self._l2_evictions = 0
         self._expired = 0
+        # hits, misses, evictions already added to the store's shared totals.
+        self._flushed = (0, 0, 0)
 
     def __repr__(self) -> str:
         return f"<TieredCache {self.name!r} directory={str(self.directory)!r}>"
@@ -571,11 +573,13 @@ class TieredCache:
         """
         store = self._open()
         l2_size = 0
+        shared: dict[str, int] = {}
         if store is not None:
             try:
                 ((l2_size,),) = store._sql(
                     'SELECT value FROM Settings WHERE key = "count"'
                 ).fetchall()
+                shared = dict(store._sql("SELECT key, value FROM VictorStats").fetchall())
             except Exception as exc:
                 self._fail(exc)
                 store = None
@@ -592,9 +596,53 @@ class TieredCache:
                 self._l2_evictions + (0 if store is not None else self._l1_evictions),
             )
             combined["expired"] = self._expired
+            pending = self._pending()
+        everyone = None
+        if store is not None:
+            hits = shared.get("hits", 0) + pending[0]
+            misses = shared.get("misses", 0) + pending[1]
+            everyone = self._level(hits, misses, int(l2_size), shared.get("evictions", 0))
+            everyone["evictions"] += pending[2]
         combined["l1"] = l1
         combined["l2"] = l2
+        combined["all_processes"] = everyone
         return combined
+
+    def _pending(self) -> tuple[int, int, int]:
+        # Caller holds self._lock.
+        done = self._flushed
+        return (self._hits - done[0], self._misses - done[1], self._l2_evictions - done[2])
+
+    def flush_stats(self) -> None:
+        """Add this process's new hits, misses and evictions to the store's shared totals.
+
+        :meth:`close` calls it; the totals appear in ``stats()["all_processes"]``
+        of every process, and in ``victor cache stats``.
+        """
+        if self._store is None:
+            return
+        with self._lock:
+            pending = self._pending()
+            current = (self._hits, self._misses, self._l2_evictions)
+        if not any(pending):
+            return
+        store = self._store
+        if store is None:
+            return
+        try:
+            with store.transact():
+                for name, delta in zip(("hits", "misses", "evictions"), pending, strict=True):
+                    if delta:
+                        store._sql(
+                            "INSERT INTO VictorStats (key, value) VALUES (?, ?)"
+                            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                            (name, delta),
+                        )
+        except Exception as exc:
+            self._fail(exc)
+            return
+        with self._lock:
+            self._flushed = current
 
     def _level(self, hits: int, misses: int, size: int, evictions: int) -> dict[str, Any]:
         hit_rate, miss_rate = _rates(hits, misses)
@@ -613,6 +661,7 @@ class TieredCache:
 
         Using the cache afterwards reopens the disk level.
         """
+        self.flush_stats()
         with self._lock:
             self._l1.clear()
         with self._open_lock:

@@ -313,6 +313,19 @@ class CacheManager:
         if cache_type is not None:
             return self._stats_of(_check_type(cache_type))
         by_type = {t: self._stats_of(t) for t in CACHE_TYPES}
+        shared = [s["all_processes"] for s in by_type.values() if s.get("all_processes")]
+        everyone = None
+        if shared:
+            all_hits = sum(s["hits"] for s in shared)
+            all_misses = sum(s["misses"] for s in shared)
+            all_total = all_hits + all_misses
+            everyone = {
+                "hits": all_hits,
+                "misses": all_misses,
+                "hit_rate": all_hits / all_total if all_total else 0.0,
+                "miss_rate": all_misses / all_total if all_total else 0.0,
+                "evictions": sum(s["evictions"] for s in shared),
+            }
         hits = sum(s["hits"] for s in by_type.values())
         misses = sum(s["misses"] for s in by_type.values())
         total = hits + misses
@@ -325,6 +338,7 @@ class CacheManager:
             "max_size": sum(s["max_size"] for s in by_type.values()),
             "evictions": sum(s["evictions"] for s in by_type.values()),
             "expired": sum(s["expired"] for s in by_type.values()),
+            "all_processes": everyone,
             "by_type": by_type,
         }
 
@@ -341,6 +355,7 @@ class CacheManager:
                 "max_size": 0,
                 "evictions": 0,
                 "expired": 0,
+                "all_processes": None,
             }
         return {"enabled": True, **cache.stats()}
 
@@ -420,6 +435,7 @@ class CacheManager:
             for cache in list(self._caches.values()):
                 try:
                     removed = cache.clear_expired()
+                    cache.flush_stats()
                 finally:
                     # Connections are per thread: release this one between sweeps.
                     cache.release_thread_connection()

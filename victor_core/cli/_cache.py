@@ -56,8 +56,8 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"cache_type": args.type, **stats})
         return 0
-    # Hit and miss counters belong to the process that did the lookups (this
-    # one did none), so the table shows what is on disk.
+    # This process made no lookups: the table shows the totals every process
+    # added to the store when it closed its caches, and what is on disk.
     settings = manager.settings
     by_type = {args.type: stats} if args.type else stats["by_type"]
     rows: list[tuple[Any, ...]] = []
@@ -68,12 +68,28 @@ def _stats(args: argparse.Namespace) -> int:
         ttl = getattr(settings, f"{name}_cache_ttl")
         ttl = int(ttl) if float(ttl).is_integer() else ttl
         if not one.get("enabled", True):
-            rows.append((name, "off", None, None, ttl, None))
+            rows.append((name, "off", None, None, None, None, None, None, ttl, None))
             continue
+        everyone = one.get("all_processes") or {}
         l2 = one.get("l2", {})
         disk = l2.get("directory") if l2.get("available") else "unavailable (memory only)"
-        rows.append((name, "on", one["current_size"], one["max_size"], ttl, disk))
-    print_table(rows, ("cache", "enabled", "entries", "max entries", "ttl (s)", "directory"))
+        rate = everyone.get("hit_rate")
+        rows.append(
+            (
+                name,
+                "on",
+                one["current_size"],
+                one["max_size"],
+                everyone.get("hits"),
+                everyone.get("misses"),
+                None if rate is None else f"{rate:.1%}",
+                everyone.get("evictions"),
+                ttl,
+                disk,
+            )
+        )
+    headers = ("cache", "enabled", "entries", "max", "hits", "misses", "hit rate", "evictions")
+    print_table(rows, (*headers, "ttl (s)", "directory"))
     return 0
 
 
