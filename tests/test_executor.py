@@ -526,3 +526,30 @@ def test_call_runs_any_callable_with_a_timeout() -> None:
     assert run(executor.call("s", shout, {"text": "a"})).value == "A"
     assert run(executor.call("s", slow, {}, timeout=0.01)).error_type == "ToolTimeoutError"
     executor.close()
+
+
+def test_hung_blocking_tools_do_not_starve_the_next_ones() -> None:
+    release = threading.Event()
+
+    def hang() -> None:
+        release.wait(5)
+
+    executor = make_executor(
+        Tool(name="hang", description="h", func=hang, timeout=0.02), SHOUT, max_parallel_workers=2
+    )
+    try:
+        first = run(executor.execute_parallel(["hang", "hang"]))
+        assert [r.error_type for r in first] == ["ToolTimeoutError"] * 2
+        # Both workers of the first pool are still blocked; new work gets a fresh pool.
+        second = run(
+            executor.execute_parallel([("shout", {"text": "a"}), ("shout", {"text": "b"})])
+        )
+        assert [r.value for r in second] == ["A", "B"]
+    finally:
+        release.set()
+        executor.close()
+
+
+def test_a_single_name_is_one_tool() -> None:
+    results = run(make_executor(SHOUT).execute_parallel("shout", {"text": "x"}))
+    assert [r.value for r in results] == ["X"]

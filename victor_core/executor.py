@@ -23,7 +23,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError, ToolParameterError
-from victor_core.models import Plan, PlanResult, PlanStep, StepResult, Tool, ToolResult
+from victor_core.models import (
+    Plan,
+    PlanResult,
+    PlanStep,
+    StepResult,
+    Tool,
+    ToolResult,
+    is_async_callable,
+)
 from victor_core.tools import ToolRegistry, validate_params
 
 if TYPE_CHECKING:
@@ -165,6 +173,8 @@ class ToolExecutor:
         """
         workers = self._workers(max_workers)
         await self.registry.ensure_loaded()
+        if isinstance(tools, (str, Tool)):
+            tools = [tools]
         jobs = [self._resolve(item, parameters) for item in tools]
         if not jobs:
             return []
@@ -370,10 +380,25 @@ class ToolExecutor:
                 old.shutdown(wait=False)
         return self._pool
 
-    async def _invoke(self, func: Callable[..., Any], params: Mapping[str, Any]) -> Any:
-        if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, "__call__", None)  # noqa: B004 - async callable objects
-        ):
+    def _retire_pool(self, name: str) -> None:
+        """Leave the pool to a thread that timed out; new work gets a fresh pool.
+
+        Python cannot stop a thread, so a timed-out blocking tool keeps its
+        worker until it returns. Without this, a few hung tools would hold
+        every worker and make the next blocking tools queue and time out.
+        """
+        pool, self._pool = self._pool, None
+        self._pool_size = 0
+        if pool is not None:
+            pool.shutdown(wait=False)
+        from victor_core._log import get_logger
+
+        get_logger().warning("tool_thread_abandoned", tool=name)
+
+    async def _invoke(
+        self, func: Callable[..., Any], params: Mapping[str, Any], is_async: bool
+    ) -> Any:
+        if is_async:
             try:
                 return await func(**params)
             except Exception as exc:
@@ -398,8 +423,9 @@ class ToolExecutor:
         timeout: float | None,
     ) -> ToolResult:
         start = time.perf_counter()
+        is_async = is_async_callable(func)
         try:
-            value = await _within(self._invoke(func, params), timeout)
+            value = await _within(self._invoke(func, params, is_async), timeout)
         except _Raised as raised:
             exc = raised.exc
             return ToolResult(
@@ -410,6 +436,8 @@ class ToolExecutor:
                 duration_s=time.perf_counter() - start,
             )
         except (TimeoutError, asyncio.TimeoutError):
+            if not is_async:
+                self._retire_pool(name)
             return ToolResult(
                 name=name,
                 ok=False,

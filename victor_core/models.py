@@ -111,7 +111,8 @@ def signature_schema(func: Callable[..., Any]) -> dict[str, Any]:
     }
 
 
-def _is_async(func: Callable[..., Any]) -> bool:
+def is_async_callable(func: Callable[..., Any]) -> bool:
+    """Whether calling ``func`` gives a coroutine (``async def``, or ``async def __call__``)."""
     # An object with ``async def __call__`` is async too.
     target = getattr(func, "__call__", None) if not inspect.isroutine(func) else func  # noqa: B004
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(target)
@@ -145,7 +146,7 @@ class Tool:
     @property
     def is_async(self) -> bool:
         """Whether ``func`` is a coroutine function (runs on the event loop)."""
-        return _is_async(self.func)
+        return is_async_callable(self.func)
 
 
 @attrs.define(kw_only=True, frozen=True, eq=False)
@@ -174,7 +175,7 @@ class Skill:
     @property
     def is_async(self) -> bool:
         """Whether ``func`` is a coroutine function."""
-        return _is_async(self.func)
+        return is_async_callable(self.func)
 
 
 @attrs.define(kw_only=True, frozen=True)
