@@ -401,27 +401,34 @@ class Histogram(_Metric):
             except TypeError:  # a non-number was observed: drop it rather than break reads
                 batch = [v for v in batch if isinstance(v, (int, float))]
                 ordered = sorted(batch)
-            self._absorb(batch, ordered)
+            if not batch:
+                return
+            # Bucket deltas are computed once and applied here and to the feeds.
+            deltas = []
+            previous = 0
+            for bound in self.buckets:
+                upto = bisect.bisect_right(ordered, bound)
+                deltas.append(upto - previous)
+                previous = upto
+            deltas.append(len(ordered) - previous)
+            total = sum(batch)
+            self._absorb(batch, total, ordered[0], ordered[-1], deltas)
         for target in self._feeds:
             with target._lock:
-                target._absorb(batch, ordered)
+                target._absorb(batch, total, ordered[0], ordered[-1], deltas)
 
-    def _absorb(self, batch: list[float], ordered: list[float]) -> None:
-        # Called with self._lock held; ordered is batch sorted.
-        if not batch:
-            return
+    def _absorb(
+        self, batch: list[float], total: float, low: float, high: float, deltas: list[int]
+    ) -> None:
+        # Called with self._lock held.
         self._recent.extend(batch)
         self._count += len(batch)
-        self._sum += math.fsum(batch)
-        self._min = min(self._min, ordered[0])
-        self._max = max(self._max, ordered[-1])
+        self._sum += total
+        self._min = min(self._min, low)
+        self._max = max(self._max, high)
         counts = self._counts
-        previous = 0
-        for i, bound in enumerate(self.buckets):
-            upto = bisect.bisect_right(ordered, bound)
-            counts[i] += upto - previous
-            previous = upto
-        counts[-1] += len(ordered) - previous
+        for i, delta in enumerate(deltas):
+            counts[i] += delta
 
     @property
     def count(self) -> int:

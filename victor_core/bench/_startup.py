@@ -161,8 +161,23 @@ def _env(site: Path) -> dict[str, str]:
     return env
 
 
-def _spawn(code: str, env: dict[str, str], cwd: Path) -> tuple[float, Any]:
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _spawn(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float, Any]:
+    """Run ``python -c code``; return its wall time, its CPU time and what it printed.
+
+    The CPU time (user + system, of the child alone) barely moves when other
+    processes compete for the machine, where the wall time does.
+    """
     # cwd is on sys.path (as ''): a quiet, empty one keeps the runs comparable.
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -173,11 +188,12 @@ def _spawn(code: str, env: dict[str, str], cwd: Path) -> tuple[float, Any]:
         check=False,
     )
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise BenchmarkError(f"start-up child process failed: {tail}", group="startup")
     out = proc.stdout.strip()
-    return wall, ast.literal_eval(out) if out else None
+    return wall, cpu, ast.literal_eval(out) if out else None
 
 
 def _median_ms(values: list[float]) -> float:
@@ -232,6 +248,7 @@ def _run(root: Path, rounds: int, progress: Callable[[str], None]) -> dict[str, 
     for code, env in variants.values():
         _spawn(code, env, empty)
     walls: dict[str, list[float]] = {name: [] for name in variants}
+    cpus: dict[str, list[float]] = {name: [] for name in variants}
     inner: dict[str, list[Any]] = {name: [] for name in variants}
     names = list(variants)
     for round_no in range(rounds):
@@ -239,10 +256,11 @@ def _run(root: Path, rounds: int, progress: Callable[[str], None]) -> dict[str, 
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
             code, env = variants[name]
-            wall, out = _spawn(code, env, empty)
+            wall, cpu, out = _spawn(code, env, empty)
             walls[name].append(wall)
+            cpus[name].append(cpu)
             inner[name].append(out)
-    return _report(rounds, walls, inner)
+    return _report(rounds, walls, cpus, inner)
 
 
 def _col(rows: list[Any], i: int) -> list[float]:
@@ -250,9 +268,13 @@ def _col(rows: list[Any], i: int) -> list[float]:
 
 
 def _report(
-    rounds: int, walls: dict[str, list[float]], inner: dict[str, list[Any]]
+    rounds: int,
+    walls: dict[str, list[float]],
+    cpus: dict[str, list[float]],
+    inner: dict[str, list[Any]],
 ) -> dict[str, Any]:
     wall = {name: _median_ms(values) for name, values in walls.items()}
+    cpu = {name: _median_ms(values) for name, values in cpus.items()}
     lazy_in = _median_ms(
         [a + b for a, b in zip(_col(inner["lazy"], 0), _col(inner["lazy"], 1), strict=True)]
     )
@@ -272,6 +294,9 @@ def _report(
         "eager_vs_lazy": wall["eager"] / wall["lazy"],
         "lazy_vs_bare": wall["lazy"] / wall["bare"],
         "floor_vs_bare": wall["floor"] / wall["bare"],
+        "lazy_vs_floor_cpu": _ratio(cpu["lazy"], cpu["floor"]),
+        "eager_vs_lazy_cpu": _ratio(cpu["eager"], cpu["lazy"]),
+        "lazy_vs_bare_cpu": _ratio(cpu["lazy"], cpu["bare"]),
         "eager_vs_lazy_in_process": eager_in / lazy_in,
         "lazy_vs_eager_memory": rss_lazy / rss_eager,
         f"discovery_{MANY}_vs_0": disc_many / disc_0,
@@ -284,6 +309,7 @@ def _report(
         "plugin_work_hashes": PLUGIN_WORK,
         "installed_distributions_many": MANY,
         "process_ms": wall,
+        "process_cpu_ms": cpu,
         "lazy_import_and_construct_ms": lazy_in,
         "eager_import_and_construct_ms": eager_in,
         "lazy_construct_ms": construct_lazy,
@@ -310,3 +336,7 @@ def _report(
         "ratios": ratios,
         "details": details,
     }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
