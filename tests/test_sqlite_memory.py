@@ -288,3 +288,15 @@ def test_manager_over_the_backend_survives_reopening(settings: Settings) -> None
             await manager.aclose()
 
     assert [asyncio.run(session(n)) for n in range(3)] == [10, 20, 30]
+
+
+def test_search_returns_up_to_limit_beyond_the_candidate_window(tmp_path: Path) -> None:
+    backend = SqliteMemoryBackend(tmp_path / "m.db")
+
+    async def body(b: SqliteMemoryBackend) -> tuple[int, int, int | None]:
+        await b.add_episodes([_episode(f"alpha {i}") for i in range(1500)], max_episodes=10_000)
+        many = await b.search_episodes("alpha", 1200)
+        few = await b.search_episodes("alpha 7", 3)
+        return len(many), len({e.id for e in many}), few[0].id
+
+    assert _run(backend, body) == (1200, 1200, 8)

@@ -622,7 +622,8 @@ def _fts_ids(conn: sqlite3.Connection, table: str, terms: list[str], limit: int)
 
     Ranking every match by bm25 costs a sort over all of them (tens of ms at
     100,000 rows for a common word), so each pass ranks only the newest
-    ``_CANDIDATES`` matches; FTS5 yields those in rowid order without a sort.
+    ``_CANDIDATES`` matches (or ``limit``, if more); FTS5 yields those in
+    rowid order without a sort.
     """
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
     passes = [" ".join(quoted)]
@@ -630,12 +631,13 @@ def _fts_ids(conn: sqlite3.Connection, table: str, terms: list[str], limit: int)
         passes.append(" OR ".join(quoted))
     sql = (
         f"SELECT id FROM (SELECT rowid AS id, bm25({table}) AS r FROM {table} "
-        f"WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT {_CANDIDATES}) "
+        f"WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?) "
         "ORDER BY r, id DESC LIMIT ?"
     )
+    candidates = max(_CANDIDATES, limit)
     ids: dict[int, None] = {}
     for match in passes:
-        for (row_id,) in conn.execute(sql, (match, limit)):
+        for (row_id,) in conn.execute(sql, (match, candidates, limit)):
             ids.setdefault(row_id, None)
         if len(ids) >= limit:
             break
