@@ -559,3 +559,27 @@ def test_consolidation_with_an_injected_embedder(settings: Settings, tmp_path: P
     assert Embedder.calls == 1
     assert report["facts_merged"] == 1
     assert count == 2
+
+
+def test_persistence_across_orchestrators(settings: Settings) -> None:
+    from victor_core.orchestrator import AgentOrchestrator
+
+    async def first() -> None:
+        async with AgentOrchestrator(settings) as orchestrator:
+            for _ in range(2):
+                await orchestrator.episodic_memory.record("sync the repo", ["git pull"], "ok")
+            await orchestrator.semantic_memory.add_fact("The repo lives on GitHub")
+
+    async def second() -> tuple[int, int, dict[str, Any], int]:
+        async with AgentOrchestrator(settings) as orchestrator:
+            episodes = await orchestrator.episodic_memory.count()
+            report = await orchestrator.consolidate_memories()
+            removed = await orchestrator.episodic_memory.clear_old_episodes(days=30)
+            return episodes, await orchestrator.semantic_memory.count(), report, removed
+
+    asyncio.run(first())
+    episodes, facts, report, removed = asyncio.run(second())
+    assert episodes == 2
+    assert report["facts_created"] == 1
+    assert facts == 2
+    assert removed == 0
