@@ -620,3 +620,36 @@ def test_memory_only_cache_has_no_shared_totals(clock: FakeClock) -> None:
     cache.get("x")
     cache.flush_stats()
     assert cache.stats()["all_processes"] is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("auth:login", {"auth:login"}),
+        ("auth:*", {"auth:login", "auth:logout"}),
+        ("*out", {"auth:logout"}),
+        ("*log*", {"auth:login", "auth:logout", "blog"}),
+        ("*", {"auth:login", "auth:logout", "blog", "a*b"}),
+        ("**", {"auth:login", "auth:logout", "blog", "a*b"}),
+        ("a*:*in", {"auth:login"}),
+        ("a[*]b", {"a*b"}),
+        ("?log", {"blog"}),
+        ("auth:log[!i]*", {"auth:logout"}),
+        ("", set()),
+    ],
+)
+def test_glob_patterns_match_alike_in_both_levels(
+    make: Any, pattern: str, expected: set[str]
+) -> None:
+    import fnmatch
+
+    keys = ["auth:login", "auth:logout", "blog", "a*b"]
+    assert {k for k in keys if fnmatch.fnmatchcase(k, pattern)} == expected
+    memory = make(directory=None)
+    disk = make()
+    for cache in (memory, disk):
+        cache.set_many({key: key for key in keys})
+    assert memory.invalidate(pattern) == len(expected)
+    disk.shrink(1.0)  # only the disk level answers now
+    assert disk.invalidate(pattern) == len(expected)
+    assert {k for k in keys if disk.get(k) is None} == expected

@@ -105,6 +105,33 @@ def _glob_to_sqlite(pattern: str) -> str:
     return pattern.replace("[!", "[^")
 
 
+def _glob_filter(pattern: str, keys: Any) -> set[str]:
+    """The keys matching the fnmatch-style ``pattern`` (case-sensitive).
+
+    The common shapes - ``"*text*"``, ``"text*"``, ``"*text"``, ``"text"`` -
+    use string methods, several times faster than a regular expression over
+    tens of thousands of keys.
+    """
+    if "?" not in pattern and "[" not in pattern:
+        parts = pattern.split("*")
+        if len(parts) == 1:
+            return {pattern} & set(keys)
+        if len(parts) == 2:
+            head, tail = parts
+            if not head:
+                return {k for k in keys if k.endswith(tail)}
+            if not tail:
+                return {k for k in keys if k.startswith(head)}
+        if len(parts) == 3 and not parts[0] and not parts[2]:
+            text = parts[1]
+            return {k for k in keys if text in k}
+    import fnmatch
+    import re
+
+    match = re.compile(fnmatch.translate(pattern)).match
+    return {k for k in keys if match(k)}
+
+
 def _rates(hits: int, misses: int) -> tuple[float, float]:
     total = hits + misses
     if not total:
@@ -469,12 +496,8 @@ class TieredCache:
             )
         if self.normalize:
             pattern = fold_key(pattern)
-        import fnmatch
-        import re
-
-        match = re.compile(fnmatch.translate(pattern)).match
         with self._lock:
-            gone = {key for key in self._l1 if match(key)}
+            gone = _glob_filter(pattern, self._l1)
             for key in gone:
                 del self._l1[key]
         store = self._open()
