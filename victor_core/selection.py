@@ -84,8 +84,12 @@ class RLRanking:
         self.path = path
         self._lock = threading.Lock()
         self._stats: dict[str, dict[str, list[int]]] = {}
+        # Outcomes recorded per task type: read on every cached selection, so kept apart.
+        self._generations: dict[str, int] = {}
         if path is not None:
             self._load(path)
+        for task, tools in self._stats.items():
+            self._generations[task] = sum(wins + losses for wins, losses in tools.values())
 
     def _load(self, path: Path) -> None:
         try:
@@ -117,6 +121,7 @@ class RLRanking:
         with self._lock:
             pair = self._stats.setdefault(task_type, {}).setdefault(tool, [0, 0])
             pair[0 if ok else 1] += 1
+            self._generations[task_type] = self._generations.get(task_type, 0) + 1
             snapshot = json.dumps({"version": 1, "stats": self._stats}, sort_keys=True)
         if self.path is not None:
             self._save(snapshot)
@@ -144,8 +149,7 @@ class RLRanking:
 
     def generation(self, task_type: str) -> int:
         """How many outcomes were recorded for ``task_type`` (changes with every record)."""
-        with self._lock:
-            return sum(s + f for s, f in self._stats.get(task_type, {}).values())
+        return self._generations.get(task_type, 0)
 
     def weights(self, task_type: str) -> dict[str, float]:
         """Tool -> learned weight for ``task_type`` (tools never run are absent: weight 1)."""
@@ -355,15 +359,17 @@ class ToolSelector:
         return None if manager is None else manager.get(cache_type)
 
     def _selection_key(self, query: str, ctx: dict[str, Any]) -> str | None:
-        from victor_core.caches import tool_selection_key
-
+        tool_selection_key = _caches().tool_selection_key
+        key: str
         if ctx:
             if not self.settings.tool_selection_cache_context:
                 return None
-            return tool_selection_key(query, namespace="context", context=ctx)
-        if not self.settings.tool_selection_cache_query:
+            key = tool_selection_key(query, namespace="context", context=ctx)
+        elif not self.settings.tool_selection_cache_query:
             return None
-        return tool_selection_key(query, namespace="query")
+        else:
+            key = tool_selection_key(query, namespace="query")
+        return key
 
     def _from_entry(self, entry: Any, index: _Index, limit: int) -> list[Tool] | None:
         if not isinstance(entry, dict) or entry.get("fp") != index.fingerprint:
@@ -377,9 +383,10 @@ class ToolSelector:
         if len(names) < limit and not entry.get("complete"):
             return None
         by_name = index.by_name
-        if not all(name in by_name for name in names):
+        try:
+            return [by_name[name] for name in names[:limit]]
+        except (KeyError, TypeError):
             return None
-        return [by_name[name] for name in names[:limit]]
 
     def _current_index(self) -> _Index:
         index = self._index
@@ -508,9 +515,7 @@ class ToolSelector:
         cache = self._cache("tool_selection") if self.settings.tool_selection_cache_rl else None
         key = None
         if cache is not None:
-            from victor_core.caches import tool_selection_key
-
-            key = tool_selection_key(task_type, namespace="rl")
+            key = _caches().tool_selection_key(task_type, namespace="rl")
             entry = cache.get(key)
             if isinstance(entry, dict) and entry.get("gen") == generation:
                 weights = entry.get("weights")
@@ -566,6 +571,19 @@ def _normalize_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(task_type, str) and task_type:
         out["task_type"] = task_type
     return out
+
+
+_CACHES: Any = None
+
+
+def _caches() -> Any:
+    """``victor_core.caches``, imported on first use (it imports diskcache)."""
+    global _CACHES
+    if _CACHES is None:
+        import victor_core.caches as module
+
+        _CACHES = module
+    return _CACHES
 
 
 def _warn(event: str, **fields: Any) -> None:
