@@ -32,7 +32,12 @@ _process: Any = None
 
 
 def read_rss_mb() -> float:
-    """The resident memory of this process in MiB (psutil, imported on first call)."""
+    """The resident memory of this process in MiB (psutil, imported on first call).
+
+    Raises whatever psutil raises: unlike the metrics' process gauge, the
+    monitor must not fall back to the *peak* RSS, which never goes down and
+    would keep it shedding.
+    """
     global _process
     if _process is None:
         import psutil
