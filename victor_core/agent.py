@@ -460,11 +460,23 @@ class AgentLoop:
             stages.labels(stage=stage).observe(ms / 1000.0)
 
     def _cache_counts(self) -> dict[str, tuple[int, int]]:
-        try:
-            by_type = self.orchestrator.caches.stats()["by_type"]
-        except (VictorError, OSError, KeyError):
-            return {}
-        return {t: (int(s.get("hits", 0)), int(s.get("misses", 0))) for t, s in by_type.items()}
+        """Hits and misses of each cache so far, from the cache metrics.
+
+        Read from the metrics registry rather than the caches so that counting
+        opens no cache the turn does not use.
+        """
+        from victor_core.caches import CACHE_TYPES
+
+        registry = self.orchestrator.metrics
+        counts: dict[str, tuple[int, int]] = {}
+        for cache_type in CACHE_TYPES:
+            hits = registry.get(f"victor_cache_{cache_type}_hits_total")
+            misses = registry.get(f"victor_cache_{cache_type}_misses_total")
+            counts[cache_type] = (
+                int(hits.value) if hits is not None else 0,
+                int(misses.value) if misses is not None else 0,
+            )
+        return counts
 
     def _cache_delta(self, before: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
         after = self._cache_counts()

@@ -10,8 +10,9 @@ server-sent events, and can be told to misbehave::
         server.break_after = 2             # streams break after two chunks
 
 The answer is ``"echo: <last user message>"``; a stream sends it word by
-word, ``chunk_delay`` seconds apart. The model name also selects a behaviour:
-``"slow"``, ``"broken"``, ``"error500"``, ``"ratelimit"``. ``requests`` counts
+word, ``chunk_delay`` seconds apart (a whole answer comes after as long).
+The model name also selects a behaviour: ``"slow"``, ``"broken"``,
+``"error500"``, ``"ratelimit"``. ``requests`` counts
 requests and ``connections`` the TCP connections opened (for connection reuse).
 """
 
@@ -35,6 +36,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's
+        # algorithm and delayed ACKs add ~40 ms to every kept-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.lock:
             self.server.owner.connections += 1
 
@@ -87,6 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
                 breaks = 2
             self._stream(answer, body.get("model") or "fake", breaks)
             return
+        if owner.chunk_delay:
+            # A whole answer takes as long to generate as its stream.
+            time.sleep(owner.chunk_delay * len(answer.split(" ")))
         self._json(
             200,
             {

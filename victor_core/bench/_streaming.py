@@ -1,0 +1,181 @@
+"""The ``streaming`` benchmark group: perceived latency of streams, and connection reuse.
+
+Against the local chat-completions server of victor-openai-provider
+(:class:`victor_openai_provider.testing.FakeChatServer` on 127.0.0.1), whose
+answers are 24 words produced 4 ms apart, as a model would:
+
+* **first chunk vs full response**: the time to the first streamed chunk
+  against the time to the whole answer, streamed and not (the target: the
+  first chunk within 10% of the full time);
+* **cached replay**: the first chunk of an answer replayed from the response
+  cache by ``stream_chat``;
+* **connection reuse**: requests through one provider (its pooled,
+  kept-alive connections) against a new provider, hence a new connection,
+  per request; the server counts the connections opened.
+
+``iterations`` is the number of streams (and of requests of each kind in the
+reuse comparison).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from victor_core.exceptions import BenchmarkError
+
+DEFAULT_ITERATIONS = 20
+
+_WORDS = 24
+_CHUNK_DELAY_S = 0.004
+_MAX_ITERATIONS = 200
+_MESSAGES = [{"role": "user", "content": "tell me about streaming"}]
+
+
+def _load() -> tuple[Any, Any, Any]:
+    try:
+        client = importlib.import_module("victor_openai_provider")
+        testing = importlib.import_module("victor_openai_provider.testing")
+    except ImportError:
+        raise BenchmarkError(
+            "the streaming group needs victor-openai-provider: "
+            "pip install plugins/victor-openai-provider",
+            group="streaming",
+        ) from None
+    from victor_core.providers import ProviderConfig
+
+    return client.OpenAICompatibleProvider, testing.FakeChatServer, ProviderConfig
+
+
+async def _stream_once(provider: Any) -> tuple[float, float, int]:
+    start = time.perf_counter()
+    first = 0.0
+    chunks = 0
+    async for _ in provider.stream(_MESSAGES):
+        if not chunks:
+            first = time.perf_counter() - start
+        chunks += 1
+    return first * 1000.0, (time.perf_counter() - start) * 1000.0, chunks
+
+
+async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    provider_cls, server_cls, config_cls = _load()
+    with server_cls() as server:
+        server.answer = " ".join(f"word{i}" for i in range(_WORDS))
+        server.chunk_delay = _CHUNK_DELAY_S
+        config = config_cls(
+            name="openai-compatible",
+            base_url=server.base_url,
+            model="bench",
+            local=True,
+            timeout=30.0,
+            max_retries=0,
+        )
+        provider = provider_cls(config)
+        try:
+            progress(f"streaming: {n} streams, {_WORDS} chunks each")
+            firsts: list[float] = []
+            fulls: list[float] = []
+            for _ in range(n):
+                first, full, _chunks = await _stream_once(provider)
+                firsts.append(first)
+                fulls.append(full)
+            progress(f"streaming: {n} whole (non-streamed) answers")
+            wholes: list[float] = []
+            for _ in range(n):
+                start = time.perf_counter()
+                await provider.complete(_MESSAGES)
+                wholes.append((time.perf_counter() - start) * 1000.0)
+            # Connection reuse is measured on instant answers, where it shows.
+            server.chunk_delay = 0.0
+            progress(f"streaming: {n} requests on pooled connections vs new connections")
+            opened = server.connections
+            start = time.perf_counter()
+            for _ in range(n):
+                await provider.complete(_MESSAGES)
+            reused_ms = (time.perf_counter() - start) * 1000.0 / n
+            reused_connections = server.connections - opened
+        finally:
+            await provider.aclose()
+        opened = server.connections
+        start = time.perf_counter()
+        for _ in range(n):
+            fresh = provider_cls(config)
+            try:
+                await fresh.complete(_MESSAGES)
+            finally:
+                await fresh.aclose()
+        fresh_ms = (time.perf_counter() - start) * 1000.0 / n
+        fresh_connections = server.connections - opened
+        replay_first = await _cached_replay(server.base_url, n, progress)
+    first = statistics.median(firsts)
+    full = statistics.median(fulls)
+    whole = statistics.median(wholes)
+    return {
+        "latency_ms": first,
+        "throughput": 1000.0 / full if full else None,
+        "hit_rate": None,
+        "ratios": {
+            "first_chunk_over_full_stream": first / full if full else None,
+            "first_chunk_over_whole_answer": first / whole if whole else None,
+            "perceived_latency_reduction": 1.0 - first / whole if whole else None,
+            "new_connection_over_reused": fresh_ms / reused_ms if reused_ms else None,
+        },
+        "details": {
+            "streams": n,
+            "chunks_per_answer": _WORDS,
+            "chunk_delay_ms": _CHUNK_DELAY_S * 1000.0,
+            "first_chunk_ms": first,
+            "first_chunk_p95_ms": sorted(firsts)[max(0, int(n * 0.95) - 1)],
+            "full_stream_ms": full,
+            "whole_answer_ms": whole,
+            "cached_replay_first_chunk_ms": replay_first,
+            "reused_request_ms": reused_ms,
+            "new_connection_request_ms": fresh_ms,
+            "connections_opened_reused": reused_connections,
+            "connections_opened_new": fresh_connections,
+        },
+    }
+
+
+async def _cached_replay(base_url: str, n: int, progress: Callable[[str], None]) -> float:
+    """Median first-chunk time of ``stream_chat`` answering from the response cache."""
+    from victor_core.orchestrator import AgentOrchestrator
+    from victor_core.plugins import PluginManager
+    from victor_core.settings import Settings
+
+    plugin = importlib.import_module("victor_openai_provider.plugin")
+    progress(f"streaming: {n} answers replayed from the response cache")
+    with tempfile.TemporaryDirectory(prefix="victor-bench-stream-") as tmp:
+        settings = Settings(
+            cache_dir=Path(tmp) / "cache",
+            data_dir=Path(tmp) / "data",
+            provider="openai-compatible",
+            provider_base_url=base_url,
+            model="bench",
+        )
+        pm = PluginManager(settings, discover=False)
+        pm.register(plugin)
+        firsts: list[float] = []
+        async with AgentOrchestrator(settings, plugin_manager=pm) as orch:
+            await orch.chat("tell me about streaming")  # fills the cache
+            for _ in range(n):
+                start = time.perf_counter()
+                stream: Any = orch.stream_chat("tell me about streaming")
+                async for _chunk in stream:
+                    firsts.append((time.perf_counter() - start) * 1000.0)
+                    break
+                await stream.aclose()
+    return statistics.median(firsts)
+
+
+def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Measure the group (see the module documentation); ``iterations`` = streams."""
+    n = max(3, min(int(iterations), _MAX_ITERATIONS))
+    return asyncio.run(_measure(n, progress))
