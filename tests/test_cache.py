@@ -508,6 +508,7 @@ with diskcache.Cache(sys.argv[1]) as plain:
     plain.set("big victim", [Exploit(), "x" * 100_000])
     plain.set(("pickled", "key"), "value")
     plain.set("plain text", "stored raw by diskcache")
+    plain.set("odd expiry", b'\x01"json"', tag="not a time")
 """
 
 
@@ -527,16 +528,39 @@ def test_planted_pickle_is_never_executed(tmp_path: Path) -> None:
         assert cache.get("victim") is None
         assert cache.get("big victim", "default") == "default"
         assert cache.get("plain text") is None
+        assert cache.get("odd expiry") is None
         assert cache.get("good") == "value"
         refused = _events(logs, "cache_entry_refused")
-        assert [e["key"] for e in refused] == ["victim", "big victim", "plain text"]
+        keys = ["victim", "big victim", "plain text", "odd expiry"]
+        assert [e["key"] for e in refused] == keys
         assert all(e["log_level"] == "warning" for e in refused)
         assert cache.get("victim") is None  # the refused row was removed
-        assert len(_events(logs, "cache_entry_refused")) == 3
+        assert len(_events(logs, "cache_entry_refused")) == 4
         assert cache.stats()["l2"]["available"] is True
         assert cache.invalidate("*") >= 1
         assert cache.clear() >= 1
     assert not marker.exists()
+
+
+def test_planted_file_names_cannot_delete_outside_the_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "store"
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    with TieredCache("s", directory=directory, max_size=10, ttl=60) as cache:
+        cache.set("k", "v")
+    con = sqlite3.connect(directory / "cache.db")
+    for n, name in enumerate(["../precious.txt", str(outside), "ab/../../precious.txt"]):
+        con.execute(
+            "INSERT INTO Cache (key, raw, store_time, mode, filename) VALUES (?, 1, 0, 4, ?)",
+            (f"planted{n}", name),
+        )
+    con.commit()
+    con.close()
+    with capture_logs(), TieredCache("s", directory=directory, max_size=10, ttl=60) as cache:
+        assert cache.get("planted0") is None  # refused, row deleted, file kept
+        assert cache.invalidate("planted*") == 2
+        assert cache.clear() == 1
+    assert outside.read_text() == "keep me"
 
 
 def test_safe_disk_refuses_to_write_or_read_pickles(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ first touches its disk level.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -58,6 +59,18 @@ class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type
         if read or type(value) is not bytes:
             raise TypeError("SafeDisk stores only framed bytes values")
         return 0, _MODE_RAW, None, sqlite3.Binary(value)
+
+    def remove(self, file_path: str) -> None:
+        """Remove a value file, but only one inside the cache directory.
+
+        We never write value files, so a row naming one was planted; its
+        ``filename`` could point anywhere ("../../.bashrc", a symbolic link).
+        """
+        base = os.path.realpath(self._directory)
+        target = os.path.realpath(os.path.join(base, str(file_path)))
+        if os.path.commonpath([base, target]) != base or target == base:
+            return
+        super().remove(os.path.relpath(target, base))
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> bytes:
         """Return the stored bytes of an inline row; refuse every other mode.

@@ -115,7 +115,7 @@ def _glob_filter(pattern: str, keys: Any) -> set[str]:
     if "?" not in pattern and "[" not in pattern:
         parts = pattern.split("*")
         if len(parts) == 1:
-            return {pattern} & set(keys)
+            return {pattern} if pattern in keys else set()
         if len(parts) == 2:
             head, tail = parts
             if not head:
@@ -173,9 +173,9 @@ class TieredCache:
         self,
         name: str,
         *,
-        directory: str | os.PathLike[str] | None,
-        max_size: int,
-        ttl: float | None,
+        directory: str | os.PathLike[str] | None = None,
+        max_size: int = 1000,
+        ttl: float | None = None,
         normalize: bool = False,
         clock: Callable[[], float] | None = None,
         timeout: float = 2.0,
@@ -190,7 +190,7 @@ class TieredCache:
                 cache=name,
             )
         self._ttl = self._check_ttl(ttl, name)
-        if not isinstance(timeout, (int, float)) or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise CacheError(
                 f"timeout of cache {name!r} must be a positive number (got {timeout!r})",
                 cache=name,
@@ -307,6 +307,8 @@ class TieredCache:
             rows = store._sql(_SELECT, (key,)).fetchall()
             if rows:
                 ((expires, mode, filename, stored),) = rows
+                if expires is not None and type(expires) not in (float, int):
+                    raise UndecodableEntry(f"expiry time is {type(expires).__name__}")
                 blob = store.disk.fetch(mode, filename, stored, False)
                 value = _decode(blob)
             else:
