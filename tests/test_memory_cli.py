@@ -98,3 +98,13 @@ def test_memory_without_action_shows_usage(
 ) -> None:
     assert main(["memory"]) == 2
     assert "stats" in capsys.readouterr().err
+
+
+def test_commands_do_not_create_a_store(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["memory", "stats", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["episodes"], doc["facts"], doc["size_bytes"]) == (0, 0, 0)
+    assert main(["memory", "prune", "--days", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes_removed"] == 0
+    assert main(["memory", "prune", "--days", "-1"]) == 2
+    assert not (data_dir / "memory.sqlite3").exists()

@@ -37,6 +37,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _not_created(backend: Any) -> bool:
+    """Whether ``backend`` is the built-in SQLite one and its file does not exist yet."""
+    from victor_core._sqlite_memory import SqliteMemoryBackend
+
+    return isinstance(backend, SqliteMemoryBackend) and not backend.path.exists()
+
+
 def _stats(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -54,6 +61,11 @@ def _stats(args: argparse.Namespace) -> int:
                 "max_facts": settings.semantic_memory_max_facts,
             }
             backend = await memory.get_backend()
+            if _not_created(backend):
+                # A report must not create the store it reports on.
+                doc.update(backend="sqlite", path=str(backend.path), episodes=0, facts=0)
+                doc.update(size_bytes=0, newest_episode_at=None)
+                return doc
             doc.update(await backend.stats())
             newest = await memory.episodic.recent(1)
             doc["newest_episode_at"] = newest[0].created_at if newest else None
@@ -73,11 +85,15 @@ def _prune(args: argparse.Namespace) -> int:
     import asyncio
 
     from victor_core.cli._common import make_orchestrator, print_json, progress
+    from victor_core.memory import _check_days as check_days
 
     async def prune() -> tuple[int, int]:
         orchestrator = make_orchestrator(args)
         try:
             episodic = orchestrator.episodic_memory
+            if _not_created(await orchestrator.memory.get_backend()):
+                check_days(args.days)  # a bad value is still an error
+                return 0, 0
             removed = await episodic.clear_old_episodes(days=args.days)
             return removed, await episodic.count()
         finally:
