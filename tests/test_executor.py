@@ -250,23 +250,37 @@ def test_item_forms_tool_objects_pairs_and_dicts() -> None:
     assert [r.value for r in results] == ["shared", "shared", "pair", "dict"]
 
 
-def test_bad_items_are_rejected_before_anything_runs() -> None:
+def test_unknown_tools_and_bad_parameters_fail_their_item_only() -> None:
     ran: list[str] = []
 
-    def mark(text: str = "") -> None:
+    def mark(text: str) -> str:
         ran.append(text)
+        return text
 
     executor = make_executor(Tool(name="mark", description="m", func=mark))
-    with pytest.raises(ToolNotFoundError):
-        run(executor.execute_parallel(["mark", "nope"]))
+    results = run(
+        executor.execute_parallel(
+            [("mark", {"text": "a"}), "nope", ("mark", {"txt": "b"}), ("mark", {"text": "c"})]
+        )
+    )
+    executor.close()
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert sorted(ran) == ["a", "c"]
+    assert results[1].name == "nope"
+    assert results[1].error_type == "ToolNotFoundError"
+    assert "unknown tool 'nope'" in (results[1].error or "")
+    assert results[2].error_type == "ToolParameterError"
+    assert "it accepts: text (required)" in (results[2].error or "")
+
+
+def test_malformed_items_and_bad_max_workers_raise() -> None:
+    executor = make_executor(ECHO)
     with pytest.raises(ToolParameterError, match="'name' key"):
-        run(executor.execute_parallel([{"tool": "mark"}]))
+        run(executor.execute_parallel([{"tool": "echo"}]))
     with pytest.raises(ToolParameterError, match="tool names, Tool objects"):
         run(executor.execute_parallel([42]))
     with pytest.raises(SettingsError, match="max_workers"):
-        run(executor.execute_parallel(["mark"], max_workers=0))
-    executor.close()
-    assert ran == []
+        run(executor.execute_parallel(["echo"], max_workers=0))
     assert run(executor.execute_parallel([])) == []
 
 

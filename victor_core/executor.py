@@ -6,8 +6,11 @@ a bounded thread pool, each under its timeout, and turns every outcome into a
 ``ok=False`` and an ``error`` saying why; it never raises into the caller and
 never cancels or loses the other tools' results. Asking for a tool that does
 not exist, or passing parameters it does not accept, is a mistake of the
-caller and raises :class:`~victor_core.exceptions.ToolNotFoundError` or
-:class:`~victor_core.exceptions.ToolParameterError` before anything runs.
+caller: :meth:`ToolExecutor.execute` raises
+:class:`~victor_core.exceptions.ToolNotFoundError` or
+:class:`~victor_core.exceptions.ToolParameterError` before anything runs,
+while :meth:`ToolExecutor.execute_parallel` reports it as that item's failed
+result, so that a batch always gives back one result per item.
 
 This module imports asyncio; the orchestrator imports it on first use only.
 """
@@ -22,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from victor_core.exceptions import SettingsError, ToolParameterError
+from victor_core.exceptions import SettingsError, ToolNotFoundError, ToolParameterError
 from victor_core.models import (
     Plan,
     PlanResult,
@@ -166,26 +169,40 @@ class ToolExecutor:
         Fewer than ``parallel_threshold`` tools, ``parallel_execution_enabled=False``
         or ``max_workers=1`` run them one after the other.
 
+        Returns:
+            One result per item. An unknown tool or parameters it does not
+            accept give that item a failed result (``error_type``
+            ``"ToolNotFoundError"`` or ``"ToolParameterError"``, the message
+            naming the tool and what it accepts); the other items still run.
+
         Raises:
-            ToolNotFoundError, ToolParameterError: checked for every tool before
-                any runs.
+            ToolParameterError: an item is none of the accepted forms.
             SettingsError: ``max_workers`` is not a positive int.
         """
         workers = self._workers(max_workers)
         await self.registry.ensure_loaded()
         if isinstance(tools, (str, Tool)):
             tools = [tools]
-        jobs = [self._resolve(item, parameters) for item in tools]
-        if not jobs:
+        thunks: list[Callable[[], Awaitable[ToolResult]]] = []
+        blocking = False
+        for item in tools:
+            try:
+                tool, params = self._resolve(item, parameters)
+            except (ToolNotFoundError, ToolParameterError) as exc:
+                if exc.tool is None:
+                    raise  # not a tool reference at all: a bug in the calling code
+                thunks.append(_bind(_rejected, exc))
+                continue
+            blocking = blocking or not tool.is_async
+            thunks.append(_bind(self.run_tool, tool, params))
+        if not thunks:
             return []
         settings = self.settings
-        if not settings.parallel_execution_enabled or len(jobs) < settings.parallel_threshold:
+        if not settings.parallel_execution_enabled or len(thunks) < settings.parallel_threshold:
             workers = 1
-        elif workers > self._pool_size and not all(tool.is_async for tool, _ in jobs):
+        elif blocking and workers > self._pool_size:
             self._thread_pool(workers)
-        return await self.run_bounded(
-            [_bind(self.run_tool, tool, params) for tool, params in jobs], workers
-        )
+        return await self.run_bounded(thunks, workers)
 
     async def call(
         self,
@@ -487,6 +504,10 @@ class ToolExecutor:
             get_logger().warning(
                 "tool_result_hook_failed", tool=result.name, error=_error_text(exc)
             )
+
+
+async def _rejected(exc: ToolNotFoundError | ToolParameterError) -> ToolResult:
+    return ToolResult(name=exc.tool or "?", ok=False, error=str(exc), error_type=type(exc).__name__)
 
 
 def _bind(func: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:
