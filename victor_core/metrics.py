@@ -137,6 +137,11 @@ class _Metric:
         Raises:
             MetricsError: the metric has no labels, or the values do not match its label names.
         """
+        if values and not kwvalues:
+            # Fast path: label values given as strings, by position, seen before.
+            child = self._children.get(values)
+            if child is not None:
+                return child
         if not self.labelnames:
             raise MetricsError(f"metric {self.name!r} has no labels", metric=self.name)
         if values and kwvalues:
@@ -527,8 +532,14 @@ class _Timing:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.elapsed = time.perf_counter() - self.start
-        self._timer.observe(self.elapsed)
+        self.elapsed = elapsed = time.perf_counter() - self.start
+        # Histogram.observe() inlined: timing a block should cost little more
+        # than reading the clock twice.
+        timer = self._timer
+        pending = timer._pending
+        pending.append(elapsed)
+        if len(pending) >= _FOLD_EVERY:
+            timer._fold()
 
     def __call__(self, func: F) -> F:
         return self._timer(func)
@@ -547,7 +558,8 @@ class Timer(Histogram):
 
     def time(self) -> _Timing:
         """A context manager that observes the seconds spent inside it (also a decorator)."""
-        self._unlabeled()
+        if self.labelnames:
+            self._unlabeled()
         return _Timing(self)
 
     def __call__(self, func: F) -> F:
