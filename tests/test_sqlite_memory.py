@@ -300,3 +300,14 @@ def test_search_returns_up_to_limit_beyond_the_candidate_window(tmp_path: Path) 
         return len(many), len({e.id for e in many}), few[0].id
 
     assert _run(backend, body) == (1200, 1200, 8)
+
+
+def test_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+
+    async def body(b: SqliteMemoryBackend) -> int:
+        return await b.count_episodes()
+
+    with pytest.raises(MemoryStoreError, match="cannot create the memory directory"):
+        _run(SqliteMemoryBackend(blocker / "data" / DB_FILENAME), body)

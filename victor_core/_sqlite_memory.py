@@ -220,8 +220,13 @@ class SqliteMemoryBackend:
         import sqlite3
 
         directory = self.path.parent
-        if not directory.exists():
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            if not directory.exists():
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise MemoryStoreError(
+                f"cannot create the memory directory {str(directory)!r}: {exc}"
+            ) from exc
         is_new = not self.path.exists()
         try:
             # Autocommit mode: transactions are opened explicitly with BEGIN.
