@@ -10,7 +10,8 @@ Measured side by side in one run, through the real
   levels), a repeat (an L1 hit), and a repeat from a fresh manager on the same
   directory (an L2 hit, as in a new process); the bare L1 lookup too;
 * a Zipf-like workload of ``iterations`` requests over a pool of queries at
-  200 tools: its mean latency (the headline ``latency_ms``), throughput and
+  200 tools (best of three rounds, each from an empty cache): its mean
+  latency (the headline ``latency_ms``), throughput and
   hit rate, and the time it saves against the same requests uncached (the
   one-time opening of the disk level is reported apart, as ``cache_open_ms``).
 """
@@ -160,32 +161,40 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
         # Zipf-like: the k-th most popular query is asked about 1/k as often.
         weights = [1 / (k + 1) for k in range(len(pool))]
         workload = rng.choices(pool, weights=weights, k=requests)
-        shutil.rmtree(workdir / "cache", ignore_errors=True)
-        manager = CacheManager(settings)
-        try:
-            selector = ToolSelector(
-                ToolRegistry(tools=tools), settings=settings, cache_manager=manager, data_dir=False
-            )
-            selector.rank("warm up the index")
-            start = time.perf_counter()
-            manager.get("tool_selection").get("query:warm up")  # type: ignore[union-attr]
-            open_ms = (time.perf_counter() - start) * 1000
-            before = manager.stats("tool_selection")
+        # Best of three rounds, each from an empty cache, so that a busy machine's
+        # hiccups do not decide the comparison.
+        cached_total = uncached_total = float("inf")
+        for round_ in range(3):
+            directory = workdir / f"workload-{round_}"
+            round_settings = _settings(directory)
+            manager = CacheManager(round_settings)
+            try:
+                selector = ToolSelector(
+                    ToolRegistry(tools=tools),
+                    settings=round_settings,
+                    cache_manager=manager,
+                    data_dir=False,
+                )
+                selector.rank("warm up the index")
+                start = time.perf_counter()
+                manager.get("tool_selection").get("query:warm up")  # type: ignore[union-attr]
+                open_ms = (time.perf_counter() - start) * 1000
+                before = manager.stats("tool_selection")
+                start = time.perf_counter()
+                for query in workload:
+                    selector.select_tools(query)
+                cached_total = min(cached_total, time.perf_counter() - start)
+                after = manager.stats("tool_selection")
+                hits = after["hits"] - before["hits"]
+                misses = after["misses"] - before["misses"]
+            finally:
+                manager.close()
+            plain = ToolSelector(ToolRegistry(tools=tools), settings=settings, data_dir=False)
+            plain.rank("warm up the index")
             start = time.perf_counter()
             for query in workload:
-                selector.select_tools(query)
-            cached_total = time.perf_counter() - start
-            after = manager.stats("tool_selection")
-            hits = after["hits"] - before["hits"]
-            misses = after["misses"] - before["misses"]
-        finally:
-            manager.close()
-        plain = ToolSelector(ToolRegistry(tools=tools), settings=settings, data_dir=False)
-        plain.rank("warm up the index")
-        start = time.perf_counter()
-        for query in workload:
-            plain.select_tools(query)
-        uncached_total = time.perf_counter() - start
+                plain.select_tools(query)
+            uncached_total = min(uncached_total, time.perf_counter() - start)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
