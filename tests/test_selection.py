@@ -382,3 +382,20 @@ def test_unwritable_statistics_file_warns(tmp_path: Path) -> None:
 def test_record_outcome_needs_a_result(settings: Settings) -> None:
     with pytest.raises(TypeError, match="tool name"):
         selector_for(settings).record_outcome("q", object())
+
+
+def test_builtin_embedder_skips_the_embedding_cache(
+    settings: Settings, caches: CacheManager
+) -> None:
+    selector_for(settings, caches).select_tools("run the tests")
+    stats = caches.stats("embedding")
+    assert stats["hits"] + stats["misses"] == 0
+
+
+def test_sync_selection_before_plugin_tools_load_warns(settings: Settings) -> None:
+    pm = PluginManager(settings, discover=False, builtins=False)
+    selector = ToolSelector(ToolRegistry(pm), settings=settings, data_dir=False)
+    with capture_logs() as logs:
+        assert selector.select_tools("run the tests") == []
+        selector.select_tools("run the tests")
+    assert [log["event"] for log in logs] == ["tool_registry_not_loaded"]

@@ -218,6 +218,7 @@ class ToolSelector:
         self._index: _Index | None = None
         self._index_version = -1
         self._lock = threading.RLock()
+        self._warned_unloaded = False
         if data_dir is False:
             path = None
         else:
@@ -287,6 +288,10 @@ class ToolSelector:
         limit = self._limit(max_tools)
         if not isinstance(query, str):
             raise TypeError(f"query must be a string (got {type(query).__name__})")
+        if not self.registry.loaded and not self._warned_unloaded:
+            # Plugin tools load asynchronously; only aselect_tools() can wait for them.
+            self._warned_unloaded = True
+            _warn("tool_registry_not_loaded", hint="await aselect_tools() to load plugin tools")
         index = self._current_index()
         ctx = _normalize_context(context)
         cache = self._cache("tool_selection")
