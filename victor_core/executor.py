@@ -35,7 +35,7 @@ from victor_core.models import (
     ToolResult,
     is_async_callable,
 )
-from victor_core.tools import ToolRegistry, validate_params
+from victor_core.tools import ToolRegistry, call_hook, validate_params
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -491,8 +491,6 @@ class ToolExecutor:
         return self._instruments
 
     async def _notify(self, result: ToolResult, params: dict[str, Any]) -> None:
-        from victor_core.tools import call_hook
-
         try:
             await call_hook(self.plugin_manager, "victor_tool_result", result=result, params=params)
         except asyncio.CancelledError:
