@@ -12,11 +12,12 @@ and :meth:`ConnectionPool.aacquire` waits without blocking the event loop::
 
 :class:`ObjectPool` (``use_memory_pools``, ``memory_pool_size``) reuses
 objects instead of building new ones. Measured on CPython 3.11 it does *not*
-pay off for small objects (a dict, a list, a 4 KiB bytearray): the pool's
-bookkeeping costs more than the allocator, which already recycles small
-blocks. It pays off only for objects that are expensive to build (large
-buffers, parsed state); ``victor bench memory`` reports the ratio. With
-``use_memory_pools=False`` (the default) it builds a new object every time.
+pay off for small objects: acquire plus release costs 0.6-0.9 µs, building a
+dict 0.04 µs (CPython's allocator already recycles small blocks). It pays off
+only for objects that are expensive to build: allocating a 64 KiB buffer
+takes about 2 µs. ``victor bench memory`` measures both ratios. victor-core
+pools nothing by default; with ``use_memory_pools=False`` (the default) a pool
+builds a new object every time.
 """
 
 from __future__ import annotations
