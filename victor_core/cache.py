@@ -211,7 +211,7 @@ class TieredCache:
         self._state = _CLOSED if directory is not None else _FAILED
         self._warned = False
 
-        self._hits = 0
+        # Combined hits are l1 + l2 hits; misses are counted once per lookup.
         self._misses = 0
         self._l1_hits = 0
         self._l1_misses = 0
@@ -265,19 +265,21 @@ class TieredCache:
         """
         if type(key) is not str:
             self._key(key)
-        if self.normalize:
-            key = " ".join(key.lower().split())
-        if self._bypass is not None and self._bypass(key):
-            return default
         now = self._clock()
         expired_in_l1 = False
         with self._lock:
             entry = self._l1.get(key)
+            if entry is None and self.normalize:
+                # Keys are stored folded, so a key found as given is already
+                # folded (the usual case: built by a key helper); fold otherwise.
+                key = " ".join(key.lower().split())
+                entry = self._l1.get(key)
+            if self._bypass is not None and self._bypass(key):
+                return default
             if entry is not None:
                 if entry[1] > now:
                     self._l1.move_to_end(key)
                     self._l1_hits += 1
-                    self._hits += 1
                 else:
                     # Counted as expired below, once, by the level that decides.
                     del self._l1[key]
@@ -330,7 +332,6 @@ class TieredCache:
             return _MISSING
         with self._lock:
             self._l2_hits += 1
-            self._hits += 1
             self._l1_put(key, value, _INF if expires is None else float(expires))
         return value
 
@@ -615,7 +616,7 @@ class TieredCache:
             l2["available"] = store is not None
             l2["directory"] = None if self.directory is None else str(self.directory)
             combined = self._level(
-                self._hits,
+                self._l1_hits + self._l2_hits,
                 self._misses,
                 int(l2_size) if store is not None else l1_size,
                 self._l2_evictions + (0 if store is not None else self._l1_evictions),
@@ -636,7 +637,8 @@ class TieredCache:
     def _pending(self) -> tuple[int, int, int]:
         # Caller holds self._lock.
         done = self._flushed
-        return (self._hits - done[0], self._misses - done[1], self._l2_evictions - done[2])
+        hits = self._l1_hits + self._l2_hits
+        return (hits - done[0], self._misses - done[1], self._l2_evictions - done[2])
 
     def flush_stats(self) -> None:
         """Add this process's new hits, misses and evictions to the store's shared totals.
@@ -648,7 +650,7 @@ class TieredCache:
             return
         with self._lock:
             pending = self._pending()
-            current = (self._hits, self._misses, self._l2_evictions)
+            current = (self._l1_hits + self._l2_hits, self._misses, self._l2_evictions)
         if not any(pending):
             return
         store = self._store

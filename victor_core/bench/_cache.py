@@ -89,7 +89,7 @@ def _zipf_requests(distinct: int, requests: int, seed: int = 42) -> list[int]:
 
 
 def _latencies(root: Path, ops: int, progress: Callable[[str], None]) -> dict[str, float]:
-    progress("cache: L1 hit, L2 hit, miss and set latency")
+    progress("L1 hit, L2 hit, miss and set latency")
     queries = _queries(1000)
     keys = [tool_selection_key(q) for q in queries]
     value = ["read_file", "list_directory", "search_code"]
@@ -144,7 +144,7 @@ def _latencies(root: Path, ops: int, progress: Callable[[str], None]) -> dict[st
 
 
 def _memory(progress: Callable[[str], None]) -> dict[str, float]:
-    progress("cache: memory of 1000 L1 entries")
+    progress("memory of 1000 L1 entries")
     queries = _queries(1000)
     gc.collect()
     tracemalloc.start()
@@ -169,7 +169,7 @@ def _memory(progress: Callable[[str], None]) -> dict[str, float]:
 def _zipf(
     root: Path, requests: int, progress: Callable[[str], None]
 ) -> tuple[dict[str, Any], float, float]:
-    progress(f"cache: Zipf(s=1) workload, 1000 distinct queries x {requests} requests")
+    progress(f"Zipf(s=1) workload, 1000 distinct queries x {requests} requests")
     distinct = 1000
     queries = _queries(distinct)
     spellings = [_spellings(q) for q in queries]
@@ -215,7 +215,7 @@ def _zipf(
 
 
 def _invalidation(root: Path, keys: int, progress: Callable[[str], None]) -> dict[str, Any]:
-    progress(f"cache: glob invalidation over {keys} keys")
+    progress(f"glob invalidation over {keys} keys")
     cache = TieredCache("invalidate", directory=root / "invalidate", max_size=keys, ttl=3600)
     entries = {f"query:{_TOPICS[i % 10]} request {i} topic{i % 100}": ["tool"] for i in range(keys)}
     cache.set_many(entries)
