@@ -72,6 +72,42 @@ def test_latency_and_error_rate_over_operations() -> None:
     assert doc["hooks"]["h"]["avg_ms"] == pytest.approx(9000.0)
 
 
+def test_agent_turns_are_the_requests_when_there_are_any() -> None:
+    registry = MetricsRegistry()
+    registry.create_timer("tool_execution_time").observe(0.01)
+    registry.create_counter("tool_errors_total").increment(1)
+    turns = registry.create_timer("victor_agent_run_seconds")
+    turns.observe(1.0)
+    turns.observe(3.0)
+    registry.create_counter("victor_agent_failed_runs_total").increment()
+    stages = registry.create_timer("victor_agent_stage_seconds", labels=("stage",))
+    stages.labels(stage="selection").observe(0.5)
+    doc = collect_metrics(registry)
+    assert doc["latency_source"] == "victor_agent_run_seconds"
+    assert doc["requests"] == 2
+    assert doc["avg_latency"] == pytest.approx(2000.0)
+    assert doc["error_rate"] == pytest.approx(0.5)
+    # Every timer still shows on its own.
+    assert set(doc["operations"]) == {
+        "tool_execution_time",
+        "victor_agent_run_seconds",
+        "victor_agent_stage_seconds{stage=selection}",
+    }
+
+
+def test_own_metrics_fall_back_to_every_unlabelled_timer() -> None:
+    registry = MetricsRegistry()
+    registry.create_timer("execution_time").observe(0.2)
+    registry.create_timer("other_time").observe(0.4)
+    registry.create_counter("failed_calls").increment()
+    registry.create_counter("calls").increment(5)
+    doc = collect_metrics(registry)
+    assert doc["requests"] == 2
+    assert doc["avg_latency"] == pytest.approx(300.0)
+    assert doc["errors"] == 1
+    assert doc["latency_source"] == "execution_time, other_time"
+
+
 def test_plugins_and_cache_figures() -> None:
     stats = {"hit_rate": 0.5, "hits": 1, "misses": 1}
     doc = collect_metrics(MetricsRegistry(), plugin_manager=FakeManager(), cache_stats=stats)

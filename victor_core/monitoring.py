@@ -7,14 +7,13 @@ into the summary the user's guide reads::
     if metrics["avg_latency"] > 2000:  # milliseconds
         ...
 
-Which metrics count as what, so that every service can contribute without a
-central list:
-
-- an *operation* is one observation of any timer outside the hook
-  instrumentation (``tool_execution_time``, response and task timers...):
-  ``avg_latency`` and the percentiles are over operations, in milliseconds;
-- an *error* is one increment of any counter whose name contains ``error``,
-  outside the hook instrumentation; ``error_rate`` is errors per operation.
+``avg_latency``, the percentiles and ``error_rate`` describe *requests*: the
+outermost user-facing operations that happened, taken from the first entry of
+:data:`REQUESTS` with observations (agent turns, else tool executions), so
+that a turn and the tools it ran are not counted twice. A registry with none
+of those (your own metrics) uses every unlabelled timer outside the hook
+instrumentation, and every counter whose name mentions an error or failure.
+Every timer is reported on its own under ``operations``.
 
 :class:`Monitor` checks those figures at an interval and logs structured
 warnings; it is opt-in (``monitoring_enabled``).
@@ -39,9 +38,23 @@ if TYPE_CHECKING:
 
     from victor_core.settings import Settings
 
-__all__ = ["Monitor", "MonitoringError", "collect_metrics", "process_gauges", "process_stats"]
+__all__ = [
+    "REQUESTS",
+    "Monitor",
+    "MonitoringError",
+    "check_thresholds",
+    "collect_metrics",
+    "process_gauges",
+    "process_stats",
+]
 
 _HOOK_PREFIX = "victor_hook"
+
+#: ``(timer, error counter)`` of user-facing operations, outermost first.
+REQUESTS: tuple[tuple[str, str], ...] = (
+    ("victor_agent_run_seconds", "victor_agent_failed_runs_total"),
+    ("tool_execution_time", "tool_errors_total"),
+)
 _MB = 1024.0 * 1024.0
 _START = time.time()
 
@@ -161,31 +174,28 @@ def collect_metrics(
 
     Returns:
         ``avg_latency``, ``p50_latency``, ``p95_latency``, ``p99_latency`` (ms over
-        operations; 0.0 before the first one), ``requests``, ``errors``,
-        ``error_rate``, ``total_latency_ms``, ``memory_usage`` (resident MB),
+        requests; 0.0 before the first one), ``requests``, ``errors``,
+        ``error_rate``, ``total_latency_ms``, ``latency_source`` (the timer(s)
+        requests were read from, None before any), ``memory_usage`` (resident MB),
         ``cpu_time`` (s), ``uptime`` (s), ``operations`` (per timer), ``hooks``
         (per hook: calls, errors, avg_ms, p95_ms, total_ms), ``hookimpls`` (per
         ``hook/plugin``), and the plugin and cache figures when given.
     """
+    operations: dict[str, dict[str, Any]] = {}
+    for metric in registry:
+        if metric.kind == "timer" and not metric.name.startswith(_HOOK_PREFIX):
+            for labels, series in metric.series():
+                operations[_series_key(metric.name, labels)] = _timing_summary(series.stats())
+    timers, error_counters, source = _request_metrics(registry)
     requests = 0
     total_s = 0.0
     window: list[float] = []
-    errors = 0.0
-    operations: dict[str, dict[str, Any]] = {}
-    for metric in registry:
-        if metric.name.startswith(_HOOK_PREFIX):
-            continue
-        if metric.kind == "timer":
-            for labels, series in metric.series():
-                stats = series.stats()
-                requests += stats["count"]
-                total_s += stats["sum"]
-                with series._lock:
-                    window.extend(series._recent)
-                key = _series_key(metric.name, labels)
-                operations[key] = _timing_summary(stats)
-        elif metric.kind == "counter" and "error" in metric.name:
-            errors += metric.value
+    for timer in timers:
+        requests += timer.count
+        total_s += timer.sum
+        with timer._lock:
+            window.extend(timer._recent)
+    errors = sum(counter.value for counter in error_counters)
     window.sort()
     doc: dict[str, Any] = {
         "avg_latency": total_s * 1000.0 / requests if requests else 0.0,
@@ -196,6 +206,7 @@ def collect_metrics(
         "errors": errors,
         "error_rate": min(1.0, errors / requests) if requests else 0.0,
         "total_latency_ms": total_s * 1000.0,
+        "latency_source": source,
     }
     doc.update(process_stats())
     if plugin_manager is not None:
@@ -210,6 +221,31 @@ def collect_metrics(
     doc["operations"] = operations
     doc["hooks"], doc["hookimpls"] = _hook_figures(registry)
     return doc
+
+
+def _request_metrics(registry: MetricsRegistry) -> tuple[list[Any], list[Any], str | None]:
+    """The timers and error counters that define requests, and the timer's name."""
+    for timer_name, errors_name in REQUESTS:
+        timer = registry.get(timer_name)
+        if timer is not None and timer.kind == "timer" and not timer.labelnames and timer.count:
+            counter = registry.get(errors_name)
+            counters = [counter] if counter is not None and counter.kind == "counter" else []
+            return [timer], counters, timer_name
+    timers = [
+        m
+        for m in registry
+        if m.kind == "timer" and not m.labelnames and not m.name.startswith(_HOOK_PREFIX)
+    ]
+    counters = [
+        m
+        for m in registry
+        if m.kind == "counter"
+        and not m.name.startswith(_HOOK_PREFIX)
+        and ("error" in m.name or "fail" in m.name)
+    ]
+    used = [t for t in timers if t.count]
+    source = ", ".join(t.name for t in used) if used else None
+    return timers, counters, source
 
 
 def _hook_figures(
