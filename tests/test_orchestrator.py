@@ -56,3 +56,50 @@ def test_aclose_is_idempotent_and_async_with(settings: Settings, pm: PluginManag
 
     orchestrator = asyncio.run(main())
     assert orchestrator._closed
+
+
+def test_background_tasks_start_when_enabled_and_stop_on_close(
+    settings: Settings, pm: PluginManager
+) -> None:
+    settings.maintenance_enabled = True
+    settings.monitoring_enabled = True
+
+    async def main() -> tuple[bool, bool, bool, bool]:
+        orchestrator = AgentOrchestrator(settings, plugin_manager=pm)
+        async with orchestrator:
+            running = (orchestrator.maintenance.running, orchestrator.monitor.running)
+        return (*running, orchestrator.maintenance.running, orchestrator.monitor.running)
+
+    assert asyncio.run(main()) == (True, True, False, False)
+
+
+def test_background_tasks_are_opt_in(settings: Settings, pm: PluginManager) -> None:
+    async def main() -> AgentOrchestrator:
+        async with AgentOrchestrator(settings, plugin_manager=pm) as orchestrator:
+            pass
+        return orchestrator
+
+    orchestrator = asyncio.run(main())
+    assert "maintenance" not in orchestrator.__dict__
+    assert "monitor" not in orchestrator.__dict__
+
+
+def test_memory_limit_sheds_caches(settings: Settings, pm: PluginManager) -> None:
+    from victor_core.memory_monitor import MemoryMonitor
+
+    async def main() -> tuple[int, dict[str, object]]:
+        async with AgentOrchestrator(settings, plugin_manager=pm) as orchestrator:
+            cache = orchestrator.caches.get("response")
+            assert cache is not None
+            for i in range(100):
+                cache.set(f"k{i}", "v")
+            monitor = MemoryMonitor(settings, reader=lambda: settings.memory_limit_mb + 1.0)
+            monitor.add_shedder("caches", orchestrator._shed_caches)
+            orchestrator.__dict__["memory_monitor"] = monitor
+            orchestrator._after_task()
+            metrics = await orchestrator.get_metrics()
+            return cache.stats()["l1"]["current_size"], metrics
+
+    l1_size, metrics = asyncio.run(main())
+    assert l1_size == 50
+    assert metrics["memory_monitor"]["sheds"] == 1

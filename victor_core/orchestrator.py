@@ -21,9 +21,12 @@ if TYPE_CHECKING:
 
     from victor_core.caches import CacheManager
     from victor_core.executor import ToolExecutor
+    from victor_core.maintenance import Maintenance
     from victor_core.memory import EpisodicMemory, MemoryManager, SemanticMemory
+    from victor_core.memory_monitor import MemoryMonitor
     from victor_core.metrics import MetricsRegistry
     from victor_core.models import Tool, ToolResult
+    from victor_core.monitoring import Monitor
     from victor_core.planning import PlanningService
     from victor_core.selection import ToolSelector
     from victor_core.skills import SkillService
@@ -56,6 +59,7 @@ class AgentOrchestrator:
         self.settings = settings
         self.plugin_manager = plugin_manager or PluginManager(settings)
         self._closed = False
+        self._started = False
         self._undo_instrumentation: Any = None
         if settings.metrics_enabled:
             self.plugin_manager.call_before_first_load(self._instrument)
@@ -158,6 +162,51 @@ class AgentOrchestrator:
         return self.memory.semantic
 
     @cached_property
+    def memory_monitor(self) -> MemoryMonitor:
+        """Samples process memory (at most once a second); warns, then sheds caches."""
+        from victor_core.memory_monitor import MemoryMonitor
+
+        monitor = MemoryMonitor(self.settings)
+        monitor.add_shedder("caches", self._shed_caches)
+        return monitor
+
+    def _shed_caches(self) -> int:
+        # Only caches that exist hold memory; building them to shrink them would not help.
+        caches = self.__dict__.get("caches")
+        return caches.shrink(0.5) if caches is not None else 0
+
+    @cached_property
+    def maintenance(self) -> Maintenance:
+        """Periodic clean-up: old episodes, expired cache entries, consolidation."""
+        from victor_core.maintenance import Maintenance
+
+        return Maintenance(
+            self.settings, memory=self.memory, clear_expired_cache=self.clear_expired_cache
+        )
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Checks latency, error rate and memory against the thresholds periodically."""
+        from victor_core.monitoring import Monitor
+
+        return Monitor(self.settings, self.get_metrics)
+
+    def _start_background(self) -> None:
+        """Start the opt-in background tasks (needs a running loop; once)."""
+        self._started = True
+        if self._closed:
+            return
+        settings = self.settings
+        if settings.maintenance_enabled:
+            self.maintenance.start()
+        if settings.monitoring_enabled:
+            self.monitor.start()
+
+    def _after_task(self) -> None:
+        # Throttled inside: reads memory at most once a second.
+        self.memory_monitor.check()
+
+    @cached_property
     def agent(self) -> Any:
         """The agent loop behind :meth:`run`, :meth:`chat` and :meth:`stream_chat`."""
         from victor_core.agent import AgentLoop
@@ -168,6 +217,8 @@ class AgentOrchestrator:
 
     async def execute_tool(self, name: str, **params: Any) -> ToolResult:
         """Run one tool and return its result (``ok``, ``value``, ``error``, ``duration_s``)."""
+        if not self._started:
+            self._start_background()
         return await self.executor.execute(name, **params)
 
     async def execute_tools_parallel(
@@ -183,9 +234,13 @@ class AgentOrchestrator:
             parameters: one dict of keyword parameters passed to every tool.
             max_workers: most tools at once (default: ``max_parallel_workers``).
         """
-        return await self.executor.execute_parallel(
+        if not self._started:
+            self._start_background()
+        results = await self.executor.execute_parallel(
             tools, parameters=parameters, max_workers=max_workers
         )
+        self._after_task()
+        return results
 
     async def select_tools(
         self, query: str, context: Any = None, max_tools: int | None = None
@@ -195,22 +250,37 @@ class AgentOrchestrator:
 
     async def execute_task(self, task: Any) -> Any:
         """Run a task: a :class:`~victor_core.Plan`, a step, or a goal to plan first."""
-        return await self.planning.execute_task(task)
+        if not self._started:
+            self._start_background()
+        result = await self.planning.execute_task(task)
+        self._after_task()
+        return result
 
     # -- the agent loop ------------------------------------------------------------------------
 
     async def run(self, goal: str, **options: Any) -> Any:
         """One agent turn for ``goal``: persona, recall, selection, plan, execution, report."""
-        return await self.agent.run(goal, **options)
+        if not self._started:
+            self._start_background()
+        result = await self.agent.run(goal, **options)
+        self._after_task()
+        return result
 
     async def chat(self, message: str, use_cache: bool = True, **options: Any) -> str:
         """Answer ``message`` through the configured provider (cached when ``use_cache``)."""
-        return await self.agent.chat(message, use_cache=use_cache, **options)  # type: ignore[no-any-return]
+        if not self._started:
+            self._start_background()
+        answer = await self.agent.chat(message, use_cache=use_cache, **options)
+        self._after_task()
+        return answer  # type: ignore[no-any-return]
 
     async def stream_chat(self, message: str, **options: Any) -> AsyncIterator[str]:
         """Answer ``message`` as a stream of text chunks."""
+        if not self._started:
+            self._start_background()
         async for chunk in self.agent.stream_chat(message, **options):
             yield chunk
+        self._after_task()
 
     # -- caches --------------------------------------------------------------------------------
 
@@ -237,9 +307,12 @@ class AgentOrchestrator:
         from victor_core.monitoring import collect_metrics
 
         cache_stats = self.caches.stats() if "caches" in self.__dict__ else None
-        return collect_metrics(
+        metrics = collect_metrics(
             self.metrics, plugin_manager=self.plugin_manager, cache_stats=cache_stats
         )
+        if "memory_monitor" in self.__dict__:
+            metrics["memory_monitor"] = self.memory_monitor.stats()
+        return metrics
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -249,6 +322,10 @@ class AgentOrchestrator:
             return
         self._closed = True
         services = self.__dict__
+        # Background tasks first: they use the services closed below.
+        for name in ("monitor", "maintenance", "memory_monitor"):
+            if name in services:
+                await services[name].stop()
         if "agent" in services and hasattr(services["agent"], "aclose"):
             await services["agent"].aclose()
         if "memory" in services:
@@ -262,6 +339,8 @@ class AgentOrchestrator:
             self._undo_instrumentation = None
 
     async def __aenter__(self) -> AgentOrchestrator:
+        if not self._started:
+            self._start_background()
         return self
 
     async def __aexit__(
