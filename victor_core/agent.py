@@ -117,21 +117,8 @@ class RunResult:
 
     def to_dict(self, *, outputs: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict of the result (step outputs too when ``outputs``)."""
-        doc: dict[str, Any] = {
-            "goal": self.goal,
-            "persona": self.persona,
-            "path": self.path,
-            "ok": self.ok,
-            "steps": [s.to_dict() for s in self.steps],
-            "report": self.report,
-            "response_source": self.response_source,
-            "timings_ms": dict(self.timings_ms),
-            "total_ms": self.total_ms,
-            "cache": self.cache,
-            "plan": self.plan,
-            "memories": self.memories,
-            "errors": list(self.errors),
-        }
+        doc = attrs.asdict(self, filter=lambda field, _: field.name != "outputs")
+        doc["ok"] = self.ok
         if outputs:
             doc["outputs"] = _jsonable(self.outputs)
         return doc
@@ -639,7 +626,7 @@ def _describe(step: StepResult) -> tuple[str, list[str]]:
 
 
 def _workspace(path: str | Path | None) -> Path:
-    root = Path(path) if path not in (None, "") else Path.cwd()  # type: ignore[arg-type]
+    root = Path(path) if path else Path.cwd()
     root = root.expanduser()
     if not root.exists():
         raise SettingsError(f"path {str(root)!r} does not exist", field="path", value=str(root))

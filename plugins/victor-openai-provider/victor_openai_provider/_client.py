@@ -114,7 +114,7 @@ class OpenAICompatibleProvider:
         return body
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        delay = self._backoff_base * (2**attempt)
+        delay = self._backoff_base * float(2**attempt)
         if response is not None:
             after = _retry_after(response.headers.get("Retry-After"))
             if after is not None:

@@ -162,7 +162,7 @@ class Workspace:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        given = Path(path) if path not in (None, "") else Path.cwd()  # type: ignore[arg-type]
+        given = Path(path) if path else Path.cwd()
         root = given.expanduser().resolve()
         if not root.exists():
             raise WorkspacePathError(f"workspace path {str(given)!r} does not exist")
