@@ -20,6 +20,9 @@ so ``except ValueError`` keeps working::
     ├── PersonaNotFoundError (LookupError)    .persona
     ├── CacheError (RuntimeError)             .cache
     ├── MemoryStoreError (RuntimeError)
+    │   └── MemoryArgumentError (ValueError)  .argument, .value
+    ├── PoolTimeoutError (TimeoutError)       .pool
+    ├── PoolClosedError (RuntimeError)        .pool
     ├── ProviderError (RuntimeError)          .provider, .status
     └── BenchmarkError (ValueError)           .group
 """
@@ -130,6 +133,31 @@ class CacheError(VictorError, RuntimeError):
 
 class MemoryStoreError(VictorError, RuntimeError):
     """The memory backend could not store or read an item."""
+
+
+class MemoryArgumentError(MemoryStoreError, ValueError):
+    """A memory call got an argument it does not accept (negative days, bad limit, ...)."""
+
+    def __init__(self, message: str, *, argument: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.value = value
+
+
+class PoolTimeoutError(VictorError, TimeoutError):
+    """No connection became free within the acquire timeout."""
+
+    def __init__(self, message: str, *, pool: str | None = None) -> None:
+        super().__init__(message)
+        self.pool = pool
+
+
+class PoolClosedError(VictorError, RuntimeError):
+    """The pool was closed."""
+
+    def __init__(self, message: str, *, pool: str | None = None) -> None:
+        super().__init__(message)
+        self.pool = pool
 
 
 class ProviderError(VictorError, RuntimeError):

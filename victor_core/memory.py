@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from victor_core.exceptions import MemoryStoreError
+from victor_core.exceptions import MemoryArgumentError, MemoryStoreError
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -54,15 +54,6 @@ __all__ = [
 _DAY = 86400.0
 #: Most items one ``recent`` or ``search`` call may return.
 MAX_LIMIT = 10_000
-
-
-class MemoryArgumentError(MemoryStoreError, ValueError):
-    """A memory call got an argument it does not accept (negative days, bad limit, ...)."""
-
-    def __init__(self, message: str, *, argument: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.argument = argument
-        self.value = value
 
 
 def _frozen_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from victor_core.exceptions import VictorError
+from victor_core.exceptions import PoolClosedError, PoolTimeoutError
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -37,22 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionPool", "ObjectPool", "PoolClosedError", "PoolTimeoutError"]
 
 T = TypeVar("T")
-
-
-class PoolTimeoutError(VictorError, TimeoutError):
-    """No connection became free within the acquire timeout."""
-
-    def __init__(self, message: str, *, pool: str | None = None) -> None:
-        super().__init__(message)
-        self.pool = pool
-
-
-class PoolClosedError(VictorError, RuntimeError):
-    """The pool was closed."""
-
-    def __init__(self, message: str, *, pool: str | None = None) -> None:
-        super().__init__(message)
-        self.pool = pool
 
 
 def _check_int(name: str, value: Any, lo: int) -> int:
