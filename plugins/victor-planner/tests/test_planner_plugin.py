@@ -8,7 +8,7 @@ import pytest
 from victor_core.models import Persona, Skill, Tool
 from victor_core.settings import Settings
 
-from victor_planner import GoalPlanner, extract_parameters, split_subgoals
+from victor_planner import TODO_PATTERN, GoalPlanner, extract_parameters, split_subgoals
 from victor_planner.plugin import victor_plan
 
 
@@ -99,7 +99,7 @@ def test_extract_parameters() -> None:
     assert params["patterns"] == ["def main", "x"]
     assert params["paths"] == ["src/app.py", "docs/"]
     assert extract_parameters("read `README.md`")["paths"] == ["README.md"]
-    assert extract_parameters("find the TODOs")["patterns"] == [r"\b(TODO|FIXME|XXX)\b"]
+    assert extract_parameters("find the TODOs")["patterns"] == [TODO_PATTERN]
     assert extract_parameters("nothing here") == {"paths": [], "patterns": []}
 
 

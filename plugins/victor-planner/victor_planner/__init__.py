@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from victor_planner._planner import GoalPlanner, extract_parameters, split_subgoals
+from victor_planner._planner import TODO_PATTERN, GoalPlanner, extract_parameters, split_subgoals
 
-__all__ = ["GoalPlanner", "extract_parameters", "split_subgoals"]
+__all__ = ["TODO_PATTERN", "GoalPlanner", "extract_parameters", "split_subgoals"]

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 from victor_core.models import Persona, Plan, PlanStep, Skill, Tool, signature_schema
 
-__all__ = ["GoalPlanner", "extract_parameters", "split_subgoals"]
+__all__ = ["TODO_PATTERN", "GoalPlanner", "extract_parameters", "split_subgoals"]
 
 _STOPWORD_TEXT = (
     "a an and are as at be by do does for from has have how i in into is it its me my "
@@ -30,6 +30,9 @@ _THEN = re.compile(
     r"\s*(?:,?\s*\band then\b|;\s*then\b|,\s*then\b|\bafter that\b|\bfinally\b)\s*", re.I
 )
 _TODO_WORDS = frozenset({"todo", "todos", "fixme", "fixmes"})
+
+#: What a goal asking for TODOs searches: the markers in comments, not the word in prose.
+TODO_PATTERN = r"(#|//|/\*|<!--)\s*(TODO|FIXME|XXX|HACK)\b"
 
 #: Least idf-weighted word overlap for a candidate to count as matching the goal.
 _MIN_OVERLAP = 0.5
@@ -95,7 +98,7 @@ def extract_parameters(goal: str) -> dict[str, Any]:
             paths.append(token)
     words = set(_WORD.findall(goal.lower()))
     if not patterns and words & _TODO_WORDS:
-        patterns.append(r"\b(TODO|FIXME|XXX)\b")
+        patterns.append(TODO_PATTERN)
     return {"paths": paths, "patterns": patterns}
 
 
