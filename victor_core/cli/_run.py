@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
     async def turn() -> Any:
         async with make_orchestrator(args) as orch:
-            return await orch.agent.run(
+            return await orch.run(
                 args.goal,
                 path=args.path,
                 persona=args.persona,
