@@ -64,7 +64,7 @@ def test_json_output_is_only_json(repo: Path, capsys: pytest.CaptureFixture[str]
     assert doc["ok"] is True
     assert doc["goal"] == "list the files"
     step = doc["steps"][0]
-    assert {"id", "action", "status", "duration_ms", "summary"} <= set(step)
+    assert {"id", "name", "action", "status", "duration_ms", "duration_s", "summary"} <= set(step)
     assert set(doc["timings_ms"]) >= {"selection", "planning", "execution"}
     assert "outputs" not in doc
     assert "plan:" in err

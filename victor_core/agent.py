@@ -70,7 +70,11 @@ EventHook = Callable[[str, Mapping[str, Any]], None]
 
 @attrs.define(frozen=True, kw_only=True)
 class StepSummary:
-    """One executed step: what ran, how it went, how long it took."""
+    """One executed step: what ran, how it went, how long it took.
+
+    ``id`` is the plan's step id; ``action`` the tool or skill it ran, also
+    given as ``name``; ``status`` is ``ok``, ``failed``, ``timeout`` or ``skipped``.
+    """
 
     id: str
     action: str
@@ -81,9 +85,17 @@ class StepSummary:
     error: str | None = None
     wave: int = 0
 
+    @property
+    def name(self) -> str:
+        """The tool or skill the step ran (its ``action``)."""
+        return self.action
+
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict."""
-        return attrs.asdict(self)
+        """The fields as a dict, plus ``name`` and ``duration_s``."""
+        doc = attrs.asdict(self)
+        doc["name"] = self.action
+        doc["duration_s"] = self.duration_ms / 1000.0
+        return doc
 
 
 @attrs.define(kw_only=True)
