@@ -130,6 +130,7 @@ class RunResult:
     def to_dict(self, *, outputs: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict of the result (step outputs too when ``outputs``)."""
         doc = attrs.asdict(self, filter=lambda field, _: field.name != "outputs")
+        doc["steps"] = [step.to_dict() for step in self.steps]
         doc["ok"] = self.ok
         if outputs:
             doc["outputs"] = _jsonable(self.outputs)
