@@ -265,6 +265,12 @@ def test_write_report_styles() -> None:
     )
     assert "## a (ok, 10 ms)" in detailed
     assert "Recalled 2 related memories" in detailed
+    ranked = write_report(
+        Persona(name="p", description="d"),
+        "the long ones",
+        [_step("a", {"summary": "s", "highlights": ["f is complex", "g is 80 lines long"]})],
+    )
+    assert ranked.splitlines()[2] == "    g is 80 lines long"
     preferring = write_report(
         Persona(name="p", description="d", tool_preferences={"c": 3.0}), "goal", steps
     )

@@ -26,6 +26,7 @@ it names the tools that fit the message and suggests ``victor run``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -589,7 +590,9 @@ def write_report(
     Steps come in order of the persona's preference (its favourite tools
     first), then plan order. ``concise``: a line per step and its top three
     highlights; ``bullet``: a bullet per step with five; ``detailed``: a
-    section per step with ten, and the step's duration.
+    section per step with ten, and the step's duration. Highlights that
+    share words with the goal come first ("long functions" puts the long
+    ones before the complex ones).
     """
     prefs = persona.tool_preferences
     ordered = sorted(
@@ -598,8 +601,10 @@ def write_report(
     ok = sum(1 for s in steps if s.ok)
     head = f"{goal.strip()}: {ok} of {len(steps)} steps succeeded ({persona.name})"
     lines = [head]
+    wanted = _word_roots(goal)
     for _, step in ordered:
         summary, highlights = _describe(step)
+        highlights.sort(key=lambda h: -len(_word_roots(h) & wanted))
         if persona.style == "concise":
             mark = "" if step.ok else f" [{step.status}]"
             lines.append(f"- {step.action}{mark}: {summary}")
@@ -616,6 +621,15 @@ def write_report(
         lines.append("")
         lines.append(f"Recalled {memories} related memories from earlier runs.")
     return "\n".join(lines)
+
+
+_REPORT_WORD = re.compile(r"[a-z]{4,}")
+_COMMON = frozenset({"find", "show", "list", "with", "that", "this", "what", "from", "have"})
+
+
+def _word_roots(text: str) -> set[str]:
+    """The first four letters of the longer words of ``text`` (so "TODOs" meets "TODO:")."""
+    return {w[:4] for w in _REPORT_WORD.findall(text.lower()) if w not in _COMMON}
 
 
 def _describe(step: StepResult) -> tuple[str, list[str]]:
