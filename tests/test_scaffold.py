@@ -412,7 +412,14 @@ def test_cli_module_is_cheap_to_import() -> None:
 
 
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VICTOR_", "PYTEST_"))}
+    # A tox run of the generated project must not inherit the outer tox run's
+    # work directory (TOX_WORK_DIR and friends), or it would clean the outer
+    # run's packages.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VICTOR_", "PYTEST_", "TOX_", "_TOX")) and k != "VIRTUAL_ENV"
+    }
     env.update(kwargs.pop("env", {}))
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, **kwargs)
     if proc.returncode != 0:
