@@ -34,7 +34,7 @@ def test_default_settings() -> None:
 
 
 def test_settings_must_be_settings() -> None:
-    with pytest.raises(SettingsError, match="settings must be a victor_core.Settings"):
+    with pytest.raises(SettingsError, match=r"settings must be a victor_core\.Settings"):
         AgentOrchestrator({"max_parallel_workers": 3})  # type: ignore[arg-type]
 
 
