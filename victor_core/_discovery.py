@@ -12,7 +12,6 @@ installed distributions.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -145,6 +144,8 @@ class Discovery:
         return records
 
     def _read(self, index: Path, key: list[list[Any]]) -> list[EntryRecord] | None:
+        import json  # only when plugins are first needed, not at construction
+
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
             if data.get("version") != INDEX_VERSION:
@@ -179,6 +180,8 @@ class Discovery:
             fd, tmp = tempfile.mkstemp(prefix=".plugin-index-", suffix=".tmp", dir=index.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    import json
+
                     json.dump(document, fh)
                 os.replace(tmp, index)
             except BaseException:
