@@ -943,7 +943,9 @@ def _instrument_public(
     local = threading.local()
 
     def before(hook_name: str, hook_impls: Any, kwargs: Any) -> None:
-        prepare(hook_name, hook_impls)
+        state = states.get(hook_name)
+        if state is None or state.impls != hook_impls:
+            prepare(hook_name, hook_impls)
         local.__dict__.setdefault("stack", []).append(time.perf_counter())
 
     def after(outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
