@@ -33,7 +33,10 @@ def register(subparsers: Any) -> None:
         "--family",
         default="tools",
         metavar="FAMILY",
-        help=f"hook family to implement: {', '.join(_FAMILIES)} (default: tools)",
+        help=(
+            f"hook family to implement: {', '.join(_FAMILIES)} (default: tools), or a "
+            "family an installed plugin defines"
+        ),
     )
     new.add_argument(
         "--directory",

@@ -155,17 +155,25 @@ def _core_versions() -> tuple[str, str]:
 def _core_source(requirement: str) -> str:
     """What tox installs victor-core from when ``VICTOR_CORE`` is not set.
 
-    A victor-core installed from a local folder (a checkout, ``pip install -e``)
-    or a local wheel may not be on the package index: point at that folder or
-    wheel, so that the new project's ``tox`` run works on this machine as
-    generated. Otherwise the requirement itself.
+    See :func:`_local_source`.
+    """
+    return _local_source("victor-core", requirement)
+
+
+def _local_source(dist_name: str, requirement: str) -> str:
+    """Where tox should install ``dist_name`` from.
+
+    A distribution installed from a local folder (a checkout, ``pip install
+    -e``) or a local wheel may not be on the package index: point at that
+    folder or wheel, so that the new project's ``tox`` run works on this
+    machine as generated. Otherwise the requirement itself.
     """
     import json
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        text = distribution("victor-core").read_text("direct_url.json")
-    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        text = distribution(dist_name).read_text("direct_url.json")
+    except PackageNotFoundError:
         return requirement
     if not text:
         return requirement
@@ -184,6 +192,55 @@ def _core_source(requirement: str) -> str:
     return requirement
 
 
+def _family_error(family: str) -> ScaffoldError:
+    from victor_core.scaffold._custom import installed_families
+
+    custom = sorted(installed_families())
+    extra = f", or an installed family: {', '.join(custom)}" if custom else ""
+    return ScaffoldError(
+        f"family must be one of {', '.join(FAMILIES)}{extra} (got {family!r}); to define a "
+        "family of your own, see docs/custom-hooks.md",
+        field="family",
+        value=family,
+    )
+
+
+def _family_values(family: str) -> tuple[dict[str, str], str]:
+    """Template values that depend on the family, and the template folder to use."""
+    if family in FAMILIES:
+        return {"hook": FAMILIES[family], "extra_deps": "", "owner_deps": ""}, family
+    from victor_core.scaffold import _custom
+
+    try:
+        found = _custom.find_family(family)
+    except Exception as exc:
+        raise ScaffoldError(
+            f"family {family!r}: its hookspecs module (entry point of the group "
+            f"'victor_core.hookspecs') failed to import: {type(exc).__name__}: {exc}",
+            field="family",
+            value=family,
+        ) from exc
+    if found is None:
+        raise _family_error(family)
+    if not found.specs:
+        raise ScaffoldError(
+            f"family {family!r}: its hookspecs module {found.module!r} defines no hookspec",
+            field="family",
+            value=family,
+        )
+    owner = found.dist_name or family
+    names = [name for name, _ in found.specs]
+    return {
+        "hook": ", ".join(names),
+        "impls": _custom.impls_source(found).rstrip("\n"),
+        "hook_names": ", ".join(repr(n) for n in names),
+        "owner_dist": owner,
+        "owner_module": found.module,
+        "extra_deps": "\n    " + _local_source(owner, owner) if found.dist_name else "",
+        "owner_deps": f", {_toml_string(owner)}" if found.dist_name else "",
+    }, "custom"
+
+
 def create_plugin(
     name: str,
     *,
@@ -197,7 +254,9 @@ def create_plugin(
         name: the distribution name (``victor-word-count``); the module name is
             derived from it (``victor_word_count``) and the entry-point name
             drops a ``victor-`` prefix (``word-count``).
-        family: the hook family the plugin implements: one of :data:`FAMILIES`.
+        family: the hook family the plugin implements: one of :data:`FAMILIES`, or a
+            family an installed distribution defines through the entry-point group
+            ``victor_core.hookspecs`` (the plugin then gets a stub per hook).
         directory: the parent folder (default: the current directory).
         description: one line for the package metadata and README.
 
@@ -209,13 +268,9 @@ def create_plugin(
             (nothing is ever overwritten).
     """
     module = validate_name(name)
-    if family not in FAMILIES:
-        raise ScaffoldError(
-            f"family must be one of {', '.join(FAMILIES)} (got {family!r}); for a family of "
-            "your own, see docs/custom-hooks.md",
-            field="family",
-            value=family,
-        )
+    if not isinstance(family, str) or not family:
+        raise _family_error(family)
+    family_values, template_dir = _family_values(family)
     desc = _check_description(
         description if description is not None else f"A victor-core plugin of the {family} family."
     )
@@ -241,7 +296,6 @@ def create_plugin(
         "ep_name": _entry_point_name(name),
         "family": family,
         "group": f"victor_core.{family}",
-        "hook": FAMILIES[family],
         "description": desc.replace("\\", "\\\\").replace('"""', "'''"),
         "description_toml": _toml_string(desc),
         "core_version": version,
@@ -249,6 +303,7 @@ def create_plugin(
         "core_requirement_toml": _toml_string(requirement),
         "core_source": _core_source(requirement),
         "underline": "=" * len(name),
+        **family_values,
     }
     files = {
         "pyproject.toml": "common/pyproject.toml.tmpl",
@@ -257,8 +312,8 @@ def create_plugin(
         ".gitignore": "common/gitignore.tmpl",
         f"src/{module}/__init__.py": "common/init.py.tmpl",
         f"src/{module}/py.typed": None,
-        f"src/{module}/plugin.py": f"{family}/plugin.py.tmpl",
-        "tests/test_plugin.py": f"{family}/test_plugin.py.tmpl",
+        f"src/{module}/plugin.py": f"{template_dir}/plugin.py.tmpl",
+        "tests/test_plugin.py": f"{template_dir}/test_plugin.py.tmpl",
     }
     rendered = {path: "" if tmpl is None else _render(tmpl, values) for path, tmpl in files.items()}
     # Create the folder exclusively: if it appeared since the check above, fail
