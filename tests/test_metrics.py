@@ -311,6 +311,19 @@ def test_timer_as_decorator_sync_and_async() -> None:
     assert timer.stats()["max"] >= 0.005
 
 
+def test_timer_context_works_with_async_with() -> None:
+    timer = Timer("t")
+
+    async def main() -> None:
+        async with timer.time() as timing:
+            await asyncio.sleep(0.01)
+        assert timing.elapsed is not None
+
+    asyncio.run(main())
+    assert timer.count == 1
+    assert timer.stats()["max"] >= 0.005
+
+
 def test_timer_mean_is_none_before_use() -> None:
     assert Timer("t").mean is None
 

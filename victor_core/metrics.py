@@ -541,6 +541,12 @@ class _Timing:
         if len(pending) >= _FOLD_EVERY:
             timer._fold()
 
+    async def __aenter__(self) -> _Timing:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__(*exc_info)
+
     def __call__(self, func: F) -> F:
         return self._timer(func)
 
