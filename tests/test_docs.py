@@ -283,29 +283,52 @@ def test_hooks_reference_documents_every_hookspec(name: str) -> None:
 # -- command line -------------------------------------------------------------------------------
 
 
-def _commands() -> list[str]:
-    """Every ``victor`` command and sub-command, as typed (``cache stats``)."""
+def _commands() -> dict[str, list[str]]:
+    """Every ``victor`` command and sub-command (``cache stats``) with its long options."""
     import argparse
 
     from victor_core.cli import build_parser
 
-    found: list[str] = []
+    found: dict[str, list[str]] = {}
 
     def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     command = f"{prefix} {name}".strip()
-                    found.append(command)
+                    found[command] = [
+                        option
+                        for a in sub._actions
+                        for option in a.option_strings
+                        if option.startswith("--") and option != "--help"
+                    ]
                     walk(sub, command)
 
-    walk(build_parser(), "")
+    parser = build_parser()
+    found[""] = [
+        option
+        for a in parser._actions
+        for option in a.option_strings
+        if option.startswith("--") and option != "--help"
+    ]
+    walk(parser, "")
     return found
 
 
 def test_cli_reference_documents_every_command() -> None:
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
-    missing = [c for c in _commands() if f"victor {c}" not in text]
+    missing = [c for c in _commands() if c and f"victor {c}" not in text]
+    assert not missing, f"docs/cli.md does not document {missing}"
+
+
+def test_cli_reference_documents_every_option() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    missing = [
+        f"victor {command} {option}".replace("  ", " ")
+        for command, options in _commands().items()
+        for option in options
+        if option not in text
+    ]
     assert not missing, f"docs/cli.md does not document {missing}"
 
 
