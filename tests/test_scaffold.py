@@ -97,7 +97,7 @@ def test_tox_ini_runs_py310_to_py313_with_victor_core_factors(tmp_path: Path) ->
     target = create_plugin("victor-demo", directory=tmp_path)
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(target / "tox.ini", encoding="utf-8")
-    assert parser["tox"]["env_list"].strip() == "py3{13,12,11,10}"
+    assert parser["tox"]["env_list"].split() == ["py313", "py312", "py311", "py310"]
     assert parser["tox"]["skip_missing_interpreters"].strip() == "true"
     deps = parser["testenv"]["deps"]
     assert "victormin: victor-core==" in deps
