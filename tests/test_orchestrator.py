@@ -103,3 +103,24 @@ def test_memory_limit_sheds_caches(settings: Settings, pm: PluginManager) -> Non
     l1_size, metrics = asyncio.run(main())
     assert l1_size == 50
     assert metrics["memory_monitor"]["sheds"] == 1
+
+
+def test_hook_metrics_are_opt_in(settings: Settings) -> None:
+    from victor_core import Tool, hookimpl
+
+    class Tools:
+        @hookimpl
+        def victor_tools(self) -> list[Tool]:
+            return []
+
+    async def main(**changes: object) -> dict[str, object]:
+        s = settings.evolve(**changes)
+        pm = PluginManager(s, discover=False)
+        pm.register(Tools())
+        async with AgentOrchestrator(s, plugin_manager=pm) as orchestrator:
+            pm.hook.victor_tools()
+            return (await orchestrator.get_metrics())["hooks"]
+
+    assert asyncio.run(main()) == {}
+    hooks = asyncio.run(main(hook_metrics_enabled=True))
+    assert hooks["victor_tools"]["calls"] == 1

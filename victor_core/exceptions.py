@@ -24,6 +24,8 @@ so ``except ValueError`` keeps working::
     ├── PoolTimeoutError (TimeoutError)       .pool
     ├── PoolClosedError (RuntimeError)        .pool
     ├── ProviderError (RuntimeError)          .provider, .status
+    ├── MetricsError (ValueError)             .metric
+    ├── MonitoringError (RuntimeError)
     └── BenchmarkError (ValueError)           .group
 """
 
@@ -169,6 +171,18 @@ class ProviderError(VictorError, RuntimeError):
         super().__init__(message)
         self.provider = provider
         self.status = status
+
+
+class MetricsError(VictorError, ValueError):
+    """A metric name, label or value is invalid, or a name is taken by another kind."""
+
+    def __init__(self, message: str, *, metric: str | None = None) -> None:
+        super().__init__(message)
+        self.metric = metric
+
+
+class MonitoringError(VictorError, RuntimeError):
+    """The monitor was used where it cannot run (no event loop)."""
 
 
 class BenchmarkError(VictorError, ValueError):

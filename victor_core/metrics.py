@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from victor_core.exceptions import VictorError
+from victor_core.exceptions import MetricsError
 
 if TYPE_CHECKING:
     import pluggy
@@ -73,14 +73,6 @@ _LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 # batches of this size; it bounds the memory of a histogram nobody reads.
 _FOLD_EVERY = 256
 _QUANTILES = (0.5, 0.95, 0.99)
-
-
-class MetricsError(VictorError, ValueError):
-    """A metric name, label or value is invalid, or a name is taken by another kind."""
-
-    def __init__(self, message: str, *, metric: str | None = None) -> None:
-        super().__init__(message)
-        self.metric = metric
 
 
 def _check_name(name: object) -> str:

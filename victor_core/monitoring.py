@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from victor_core._log import get_logger
-from victor_core.exceptions import VictorError
+from victor_core.exceptions import MonitoringError
 from victor_core.metrics import MetricsRegistry
 
 if TYPE_CHECKING:
@@ -57,10 +57,6 @@ REQUESTS: tuple[tuple[str, str], ...] = (
 )
 _MB = 1024.0 * 1024.0
 _START = time.time()
-
-
-class MonitoringError(VictorError, RuntimeError):
-    """The monitor was used where it cannot run (no event loop)."""
 
 
 # --- process figures ---------------------------------------------------------------

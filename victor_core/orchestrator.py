@@ -61,7 +61,7 @@ class AgentOrchestrator:
         self._closed = False
         self._started = False
         self._undo_instrumentation: Any = None
-        if settings.metrics_enabled:
+        if settings.metrics_enabled and settings.hook_metrics_enabled:
             self.plugin_manager.call_before_first_load(self._instrument)
         if not (settings.lazy_loading_enabled and settings.lazy_load_tool_executor):
             # The executor is wanted ready at start: build it (and load tools) now.
