@@ -8,7 +8,7 @@ plugin modules are registered in:
 - victor-core's :class:`~victor_core.plugins.PluginManager`, loaded through its
   lazy path by a first dispatch, without metrics;
 - the same with :func:`victor_core.metrics.instrument` (what an orchestrator with
-  ``metrics_enabled=True`` has);
+  ``hook_metrics_enabled=True`` has);
 - a plain ``pluggy.PluginManager("victor_core")`` with the same hookspecs.
 
 Each measurement calls the hook ``iterations`` times in a loop; rounds
