@@ -399,3 +399,46 @@ def _write_configuration() -> None:
 
 if __name__ == "__main__":
     _write_configuration()
+
+
+def _site_hooks() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_mkdocs_hooks", DOCS / "_mkdocs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_site_hook_drops_missing_pages_from_the_navigation(tmp_path: Path) -> None:
+    hooks = _site_hooks()
+    (tmp_path / "mkdocs.yml").write_text("", encoding="utf-8")
+    (tmp_path / "here.md").write_text("# Here\n", encoding="utf-8")
+
+    class Config:
+        config_file_path = str(tmp_path / "mkdocs.yml")
+        docs_dir = "elsewhere"
+        nav: Any = [
+            {"Home": "here.md"},
+            {"Gone": "missing.md"},
+            {"Section": [{"Also gone": "nope.md"}]},
+            {"Site": "https://example.org/"},
+        ]
+
+    config = hooks.on_config(Config())
+    assert config.docs_dir == str(tmp_path.resolve())
+    assert config.nav == [{"Home": "here.md"}, {"Site": "https://example.org/"}]
+
+
+def test_site_hook_includes_files(tmp_path: Path) -> None:
+    hooks = _site_hooks()
+    (tmp_path / "part.md").write_text("# Part\n\nbody line\n", encoding="utf-8")
+
+    class Config:
+        docs_dir = str(tmp_path)
+
+    page = "# Title\n\n<!-- include: part.md -->\n\nafter\n"
+    out = hooks.on_page_markdown(page, page=None, config=Config(), files=None)
+    assert out == "# Title\n\n\nbody line\n\n\nafter\n"
+    assert "<!-- include" not in out
