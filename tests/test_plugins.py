@@ -434,3 +434,29 @@ def test_startup_imports_nothing_heavy_in_a_fresh_interpreter(tmp_path: Path) ->
     loaded = set(result["modules"])
     assert "h" in result["names"]
     assert not loaded & {*HEAVY, "heavy_plugin"}, sorted(loaded & {*HEAVY, "heavy_plugin"})
+
+
+def test_hookspecs_added_twice_are_reported_not_fatal(
+    tmp_path: Path, eps: EntryPointInstaller
+) -> None:
+    eps.add(
+        "victor-twice",
+        {"victor_core.hookspecs": {"twice": "tw_specs"}},
+        modules={
+            "tw_specs": "from victor_core import hookspec\n@hookspec\ndef victor_twice(x):\n    'Twice.'\n"
+        },
+    )
+    import importlib
+
+    specs = importlib.import_module("tw_specs")
+
+    class Adder:
+        @hookimpl
+        def victor_add_hookspecs(self, plugin_manager: PluginManager) -> None:
+            plugin_manager.add_hookspecs(specs, family="twice")
+
+    pm = _pm(tmp_path, eps)
+    pm.register(Adder())
+    assert pm.family_of("victor_twice") == "twice"
+    assert pm._load_spec_modules() is False  # the group's copy is reported, not raised
+    assert pm.hook.victor_twice(x=1) == []

@@ -26,7 +26,8 @@ so ``except ValueError`` keeps working::
     ├── ProviderError (RuntimeError)          .provider, .status
     ├── MetricsError (ValueError)             .metric
     ├── MonitoringError (RuntimeError)
-    └── BenchmarkError (ValueError)           .group
+    ├── BenchmarkError (ValueError)           .group
+    └── ScaffoldError (ValueError)            .field   (in victor_core.scaffold)
 """
 
 from __future__ import annotations

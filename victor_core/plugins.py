@@ -360,7 +360,13 @@ class PluginManager(pluggy.PluginManager):
                 except Exception as exc:
                     self._fail("hookspecs", entry.name, entry.value, exc)
                     continue
-                self.add_hookspecs(module, family=entry.name)
+                try:
+                    self.add_hookspecs(module, family=entry.name)
+                except ValueError as exc:
+                    # Already added another way (``victor_add_hookspecs``): report it,
+                    # keep what is there.
+                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    continue
                 added = True
             return added
 

@@ -105,20 +105,9 @@ print((t1 - t0, t2 - t1, listed, getattr(discovery, "scanned", None)))
 
 
 def _write_dist(site: Path, name: str, groups: dict[str, dict[str, str]]) -> None:
-    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nSummary: benchmark fixture\n",
-        encoding="utf-8",
-    )
-    lines: list[str] = []
-    for group, entries in groups.items():
-        lines.append(f"[{group}]")
-        lines.extend(f"{key} = {value}" for key, value in entries.items())
-        lines.append("")
-    (info / "entry_points.txt").write_text("\n".join(lines), encoding="utf-8")
-    (info / "RECORD").write_text("", encoding="utf-8")
-    (info / "INSTALLER").write_text("victor-bench\n", encoding="utf-8")
+    from victor_core._distributions import make_distribution
+
+    make_distribution(site, name, groups)
 
 
 def make_plugin_site(site: Path, count: int = PLUGINS, work: int = PLUGIN_WORK) -> None:
