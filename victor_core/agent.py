@@ -36,6 +36,7 @@ import attrs
 
 from victor_core.exceptions import ChainError, PersonaNotFoundError, SettingsError, VictorError
 from victor_core.models import Persona, Plan, PlanStep, ToolResult
+from victor_core.plugins import flatten_results
 
 if TYPE_CHECKING:
     from victor_core.models import PlanResult, StepResult, Tool
@@ -166,7 +167,7 @@ class AgentLoop:
 
             found: dict[str, Persona] = {DEFAULT_PERSONA.name: DEFAULT_PERSONA}
             results = await call_hook(self.orchestrator.plugin_manager, "victor_personas")
-            for item in _flatten(results):
+            for item in flatten_results(results):
                 if isinstance(item, Persona):
                     found[item.name] = item
             self._personas = found
@@ -729,16 +730,6 @@ def _jsonable(value: Any) -> Any:
         return str(value)
     name = getattr(value, "name", None)
     return name if isinstance(name, str) else repr(value)
-
-
-def _flatten(results: Any) -> list[Any]:
-    out: list[Any] = []
-    for result in results or ():
-        if isinstance(result, (list, tuple)):
-            out.extend(result)
-        elif result is not None:
-            out.append(result)
-    return out
 
 
 def _warn(event: str, **fields: Any) -> None:

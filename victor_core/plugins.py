@@ -34,7 +34,13 @@ from victor_core.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-__all__ = ["BUILTIN_FAMILIES", "DEFAULT_PLUGINS", "PluginInfo", "PluginManager"]
+__all__ = [
+    "BUILTIN_FAMILIES",
+    "DEFAULT_PLUGINS",
+    "PluginInfo",
+    "PluginManager",
+    "flatten_results",
+]
 
 #: The families victor-core defines; plugins may add more (see ``add_hookspecs``).
 BUILTIN_FAMILIES = ("tools", "skills", "personas", "planning", "memory", "providers")
@@ -541,6 +547,21 @@ class PluginManager(pluggy.PluginManager):
         if inspect.isawaitable(result):
             return await result
         return result
+
+
+def flatten_results(results: Any) -> list[Any]:
+    """One list of the items of a collect-all hook's results.
+
+    Each implementation returns a list (or tuple) of items, a single item, or
+    None; the lists are concatenated in call order and the Nones dropped.
+    """
+    out: list[Any] = []
+    for result in results or ():
+        if isinstance(result, (list, tuple)):
+            out.extend(result)
+        elif result is not None:
+            out.append(result)
+    return out
 
 
 async def _awaited(value: Any) -> Any:

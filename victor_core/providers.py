@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from victor_core.exceptions import ProviderError
+from victor_core.plugins import flatten_results
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -217,7 +218,7 @@ async def find_provider(plugin_manager: Any, settings: Settings) -> Provider:
     else:
         results = plugin_manager.hook.victor_providers()
     known: list[str] = []
-    for item in _flatten(results):
+    for item in flatten_results(results):
         names = tuple(getattr(item, "names", ()) or ())
         if hasattr(item, "create") and names:
             known.extend(names)
@@ -238,16 +239,6 @@ async def find_provider(plugin_manager: Any, settings: Settings) -> Provider:
     raise ProviderError(
         f"unknown provider {wanted!r}; installed providers: {installed}", provider=wanted
     )
-
-
-def _flatten(results: Any) -> list[Any]:
-    out: list[Any] = []
-    for result in results or ():
-        if isinstance(result, (list, tuple)):
-            out.extend(result)
-        elif result is not None:
-            out.append(result)
-    return out
 
 
 #: Words per chunk when a cached or offline answer is replayed as a stream.
