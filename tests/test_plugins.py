@@ -460,3 +460,48 @@ def test_hookspecs_added_twice_are_reported_not_fatal(
     assert pm.family_of("victor_twice") == "twice"
     assert pm._load_spec_modules() is False  # the group's copy is reported, not raised
     assert pm.hook.victor_twice(x=1) == []
+
+
+def test_concurrent_first_dispatch_waits_for_the_whole_family(
+    tmp_path: Path, eps: EntryPointInstaller
+) -> None:
+    import threading
+
+    slow = "import time\ntime.sleep(0.2)\n" + TOOLS_PLUGIN.format(tool="slow")
+    eps.add(
+        "victor-conc",
+        {"victor_core.tools": {"a_slow": "vc_slow", "b_fast": "vc_fast"}},
+        modules={"vc_slow": slow, "vc_fast": TOOLS_PLUGIN.format(tool="fast")},
+    )
+    pm = _pm(tmp_path, eps)
+    results: list[list[str]] = []
+
+    def dispatch() -> None:
+        results.append(sorted(t.name for batch in pm.hook.victor_tools() for t in batch))
+
+    threads = [threading.Thread(target=dispatch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [["fast", "slow"]] * 4
+
+
+def test_a_plugin_dispatching_its_own_family_while_loading(
+    tmp_path: Path, eps: EntryPointInstaller
+) -> None:
+    reentrant = """
+from victor_core import Tool, hookimpl
+
+@hookimpl
+def victor_add_hookspecs(plugin_manager):
+    # dispatching its own family from inside the load must not recurse forever
+    plugin_manager.hook.victor_tools()
+
+@hookimpl
+def victor_tools():
+    return [Tool(name="re", description="d", func=lambda: 1)]
+"""
+    eps.add("victor-re", {"victor_core.tools": {"re": "vc_re"}}, modules={"vc_re": reentrant})
+    pm = _pm(tmp_path, eps)
+    assert [t.name for batch in pm.hook.victor_tools() for t in batch] == ["re"]

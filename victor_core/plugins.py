@@ -194,6 +194,7 @@ class PluginManager(pluggy.PluginManager):
         self._hook_family: dict[str, str] = {}
         self._family_hooks: dict[str, list[HookCaller]] = {}
         self._loaded_families: set[str] = set()
+        self._loading: set[str] = set()
         self._status: dict[tuple[str, str], _Status] = {}
         self._by_value: dict[str, Any] = {}
         self._entries: list[EntryRecord] | None = None
@@ -294,22 +295,29 @@ class PluginManager(pluggy.PluginManager):
         if family in self._loaded_families:
             return
         with self._lock:
-            if family in self._loaded_families:
+            # Another thread loading this family held the lock until it was done;
+            # the same thread re-entering (a plugin dispatching its own family
+            # while it is imported) gets what is registered so far.
+            if family in self._loaded_families or family in self._loading:
                 return
-            # Mark first so that a plugin dispatching its own family while it is
-            # being imported reaches pluggy directly instead of recursing.
-            self._loaded_families.add(family)
-            callbacks, self._before_first_load = self._before_first_load, []
-            for callback in callbacks:
-                callback()
-            for caller in self._family_hooks.get(family, ()):
-                if type(caller) is _LazyHookCaller:
-                    caller.__class__ = HookCaller  # type: ignore[assignment]
-            for name, (fam, module) in self._builtins.items():
-                if fam == family:
-                    self._load_one(family, name, module, builtin=True)
-            for entry in self._entries_of(family):
-                self._load_one(family, entry.name, entry.value)
+            self._loading.add(family)
+            try:
+                callbacks, self._before_first_load = self._before_first_load, []
+                for callback in callbacks:
+                    callback()
+                for name, (fam, module) in self._builtins.items():
+                    if fam == family:
+                        self._load_one(family, name, module, builtin=True)
+                for entry in self._entries_of(family):
+                    self._load_one(family, entry.name, entry.value)
+            finally:
+                self._loading.discard(family)
+                self._loaded_families.add(family)
+                # Only now, with every plugin registered, do the callers become
+                # plain pluggy callers that no longer pass through here.
+                for caller in self._family_hooks.get(family, ()):
+                    if type(caller) is _LazyHookCaller:
+                        caller.__class__ = HookCaller  # type: ignore[assignment]
 
     def call_before_first_load(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` just before the first family loads (now, if one has).
@@ -317,7 +325,7 @@ class PluginManager(pluggy.PluginManager):
         The orchestrator installs its hook instrumentation this way, so that a
         process that never dispatches a hook never imports the metrics code.
         """
-        if self._loaded_families:
+        if self._loaded_families or self._loading:
             callback()
         else:
             self._before_first_load.append(callback)
