@@ -13,11 +13,11 @@ from victor_core._markers import hookimpl as hookimpl
 from victor_core._markers import hookspec as hookspec
 from victor_core.exceptions import VictorError as VictorError
 from victor_core.orchestrator import AgentOrchestrator as AgentOrchestrator
-from victor_core.plugins import PluginInfo as PluginInfo
 from victor_core.plugins import PluginManager as PluginManager
 from victor_core.settings import Settings as Settings
 
 if TYPE_CHECKING:
+    from victor_core._plugininfo import PluginInfo as PluginInfo
     from victor_core.models import Persona as Persona
     from victor_core.models import Plan as Plan
     from victor_core.models import PlanStep as PlanStep
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Value classes are built by attrs when their module is imported, which costs
 # milliseconds; a process that only constructs an orchestrator never pays it.
 _LAZY = {
+    "PluginInfo": "victor_core._plugininfo",
     "Persona": "victor_core.models",
     "Plan": "victor_core.models",
     "PlanStep": "victor_core.models",

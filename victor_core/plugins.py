@@ -21,7 +21,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import pluggy
 from pluggy import HookCaller
 
@@ -33,6 +32,8 @@ from victor_core.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
+
+    from victor_core._plugininfo import PluginInfo
 
 __all__ = [
     "BUILTIN_FAMILIES",
@@ -59,32 +60,16 @@ HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 _CORE = "core"
 
 
-@attrs.define(frozen=True, kw_only=True)
-class PluginInfo:
-    """What :meth:`PluginManager.list_plugins` knows of a plugin, without importing it."""
-
-    name: str
-    family: str
-    entry_point: str
-    dist_name: str
-    dist_version: str
-    loaded: bool = False
-    error: str | None = None
-    import_time_s: float | None = None
-    disabled: bool = False
-    builtin: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-friendly dict."""
-        return attrs.asdict(self)
-
-
-@attrs.define
 class _Status:
-    loaded: bool = False
-    error: str | None = None
-    import_time_s: float | None = None
-    plugin_name: str | None = None
+    """What the manager knows of one plugin's loading (a plain class: cheap to define)."""
+
+    __slots__ = ("error", "import_time_s", "loaded", "plugin_name")
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.error: str | None = None
+        self.import_time_s: float | None = None
+        self.plugin_name: str | None = None
 
 
 class _LazyHookCaller(HookCaller):
@@ -521,6 +506,8 @@ class PluginManager(pluggy.PluginManager):
         builtin: bool,
         disabled: bool = False,
     ) -> PluginInfo:
+        from victor_core._plugininfo import PluginInfo
+
         status = self._status.get((family, name)) or _Status()
         return PluginInfo(
             name=name,
@@ -615,3 +602,13 @@ def _warn(event: str, **fields: Any) -> None:
 def iter_family_modules() -> dict[str, ModuleType]:
     """The hookspec module of each built-in family (for documentation and tests)."""
     return dict(_hookspecs.FAMILIES)
+
+
+def __getattr__(name: str) -> Any:
+    # PluginInfo is an attrs class; defining it costs start-up time that only
+    # list_plugins() needs to pay.
+    if name == "PluginInfo":
+        from victor_core._plugininfo import PluginInfo
+
+        return PluginInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
