@@ -10,10 +10,11 @@ the task cleanly.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from victor_core._tasks import cancel_task
 
 if TYPE_CHECKING:
     from victor_core.memory import MemoryManager
@@ -73,14 +74,8 @@ class Maintenance:
 
     async def stop(self) -> None:
         """Cancel the periodic task and wait for it to end (idempotent)."""
-        import asyncio
-
         task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_task(task)
 
     async def _loop(self) -> None:
         import asyncio

@@ -17,10 +17,11 @@ that fails is logged and the others still run.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from victor_core._tasks import cancel_task
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -213,14 +214,8 @@ class MemoryMonitor:
 
     async def stop(self) -> None:
         """Stop the background task (idempotent)."""
-        import asyncio
-
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_task(task)
 
     def stats(self) -> dict[str, Any]:
         """``rss_mb``, ``limit_mb``, ``warning_mb``, ``state``, ``samples``,

@@ -21,7 +21,6 @@ warnings; it is opt-in (``monitoring_enabled``).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import os
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from victor_core._log import get_logger
+from victor_core._tasks import cancel_task
 from victor_core.exceptions import MonitoringError
 from victor_core.metrics import MetricsRegistry
 
@@ -390,14 +390,8 @@ class Monitor:
 
     async def stop(self) -> None:
         """Stop the background task and wait for it to end (idempotent)."""
-        import asyncio
-
         task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_task(task)
 
     async def check(self) -> list[tuple[str, dict[str, Any]]]:
         """Read the metrics once, log a warning per crossed threshold, and return them."""
