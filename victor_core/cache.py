@@ -149,6 +149,18 @@ def _make_private_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
+def check_fraction(fraction: Any, *, cache: str | None = None) -> None:
+    """Raise :class:`CacheError` unless ``fraction`` is a number from 0 to 1 (for ``shrink``)."""
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not (0.0 <= fraction <= 1.0)
+    ):
+        raise CacheError(
+            f"fraction must be a number between 0 and 1 (got {fraction!r})", cache=cache
+        )
+
+
 class TieredCache:
     """A two-level cache: in-process LRU with TTL, then a diskcache store.
 
@@ -451,6 +463,22 @@ class TieredCache:
             self._delete_rows(store, rows)
         return [row[1] for row in rows if isinstance(row[1], str)]
 
+    def _l2_delete_where(self, condition: str, parameter: Any) -> list[Any]:
+        """Delete the stored rows matching ``condition``; return their keys (none if L2 is off)."""
+        store = self._open()
+        if store is None:
+            return []
+        try:
+            with store.transact():
+                rows = store._sql(
+                    f"SELECT rowid, key, filename FROM Cache WHERE {condition}", (parameter,)
+                ).fetchall()
+                self._delete_rows(store, rows)
+        except Exception as exc:
+            self._fail(exc)
+            return []
+        return [row[1] for row in rows]
+
     @staticmethod
     def _delete_rows(store: Any, rows: list[Any]) -> None:
         # Caller holds a transaction. Rows are deleted by rowid in chunks;
@@ -503,18 +531,7 @@ class TieredCache:
             gone = _glob_filter(pattern, self._l1)
             for key in gone:
                 del self._l1[key]
-        store = self._open()
-        if store is not None:
-            try:
-                with store.transact():
-                    rows = store._sql(
-                        "SELECT rowid, key, filename FROM Cache WHERE raw = 1 AND key GLOB ?",
-                        (_glob_to_sqlite(pattern),),
-                    ).fetchall()
-                    self._delete_rows(store, rows)
-                gone.update(row[1] for row in rows)
-            except Exception as exc:
-                self._fail(exc)
+        gone.update(self._l2_delete_where("raw = 1 AND key GLOB ?", _glob_to_sqlite(pattern)))
         return len(gone)
 
     def clear_expired(self) -> int:
@@ -524,18 +541,7 @@ class TieredCache:
             gone = {key for key, (_, expires) in self._l1.items() if expires <= now}
             for key in gone:
                 del self._l1[key]
-        store = self._open()
-        if store is not None:
-            try:
-                with store.transact():
-                    rows = store._sql(
-                        "SELECT rowid, key, filename FROM Cache WHERE tag IS NOT NULL AND tag <= ?",
-                        (now,),
-                    ).fetchall()
-                    self._delete_rows(store, rows)
-                gone.update(row[1] for row in rows)
-            except Exception as exc:
-                self._fail(exc)
+        gone.update(self._l2_delete_where("tag IS NOT NULL AND tag <= ?", now))
         with self._lock:
             self._expired += len(gone)
         return len(gone)
@@ -571,14 +577,7 @@ class TieredCache:
         Raises:
             CacheError: ``fraction`` is not between 0 and 1.
         """
-        if (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, (int, float))
-            or not (0.0 <= fraction <= 1.0)
-        ):
-            raise CacheError(
-                f"fraction must be a number between 0 and 1 (got {fraction!r})", cache=self.name
-            )
+        check_fraction(fraction, cache=self.name)
         with self._lock:
             count = math.ceil(len(self._l1) * fraction)
             for _ in range(count):

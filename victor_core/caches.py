@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from victor_core.cache import TieredCache, fold_key
+from victor_core.cache import TieredCache, check_fraction, fold_key
 from victor_core.exceptions import CacheError
 
 if TYPE_CHECKING:
@@ -394,12 +394,7 @@ class CacheManager:
         Raises:
             CacheError: ``fraction`` is not between 0 and 1.
         """
-        if (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, (int, float))
-            or not (0.0 <= fraction <= 1.0)
-        ):
-            raise CacheError(f"fraction must be a number between 0 and 1 (got {fraction!r})")
+        check_fraction(fraction)
         return sum(cache.shrink(fraction) for cache in list(self._caches.values()))
 
     def close(self) -> None:
