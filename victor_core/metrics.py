@@ -53,6 +53,7 @@ __all__ = [
     "MetricsRegistry",
     "Timer",
     "instrument",
+    "quantile",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -457,7 +458,7 @@ class Histogram(_Metric):
         self._fold()
         with self._lock:
             data = sorted(self._recent)
-        return _quantile(data, q)
+        return quantile(data, q)
 
     def bucket_counts(self) -> list[tuple[float, int]]:
         """Cumulative ``(upper_bound, count)`` pairs, ending with ``(inf, count)``."""
@@ -489,7 +490,7 @@ class Histogram(_Metric):
             "mean": total / count if count else None,
             "min": lo if count else None,
             "max": hi if count else None,
-            **{_qname(q): _quantile(data, q) for q in _QUANTILES},
+            **{_qname(q): quantile(data, q) for q in _QUANTILES},
         }
 
     def reset(self) -> None:
@@ -609,8 +610,8 @@ class Timer(Histogram):
         return doc
 
 
-def _quantile(data: list[float], q: float) -> float | None:
-    # Linear interpolation between closest ranks (numpy's default).
+def quantile(data: list[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted ``data`` (None if empty), interpolating as numpy does."""
     if not data:
         return None
     pos = (len(data) - 1) * q

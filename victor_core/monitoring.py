@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from victor_core._log import get_logger
 from victor_core._tasks import cancel_task
 from victor_core.exceptions import MonitoringError
-from victor_core.metrics import MetricsRegistry
+from victor_core.metrics import MetricsRegistry, quantile
 
 if TYPE_CHECKING:
     import asyncio
@@ -195,9 +195,9 @@ def collect_metrics(
     window.sort()
     doc: dict[str, Any] = {
         "avg_latency": total_s * 1000.0 / requests if requests else 0.0,
-        "p50_latency": _ms(_quantile(window, 0.50)),
-        "p95_latency": _ms(_quantile(window, 0.95)),
-        "p99_latency": _ms(_quantile(window, 0.99)),
+        "p50_latency": _ms(quantile(window, 0.50)),
+        "p95_latency": _ms(quantile(window, 0.95)),
+        "p99_latency": _ms(quantile(window, 0.99)),
         "requests": requests,
         "errors": errors,
         "error_rate": min(1.0, errors / requests) if requests else 0.0,
@@ -280,15 +280,6 @@ def _series_key(name: str, labels: dict[str, str]) -> str:
     if not labels:
         return name
     return name + "{" + ",".join(f"{k}={v}" for k, v in labels.items()) + "}"
-
-
-def _quantile(data: list[float], q: float) -> float | None:
-    if not data:
-        return None
-    pos = (len(data) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
 
 
 def _ms(seconds: float | None) -> float:
