@@ -16,6 +16,22 @@ from victor_core.settings import Settings
 pytest_plugins = ["victor_core.testing"] if "VICTOR_NO_TESTING_PLUGIN" in os.environ else []
 
 
+class FakeClock:
+    """A clock tests move by hand: ``clock.now += 60``."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A :class:`FakeClock` for injectable ``clock=`` arguments."""
+    return FakeClock()
+
+
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
     """Undo any logging configuration a test made (the command line configures it)."""

@@ -19,21 +19,8 @@ from victor_core.cache import TieredCache, fold_key
 from victor_core.exceptions import CacheError
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make(tmp_path: Path, clock: FakeClock) -> Any:
+def make(tmp_path: Path, clock: Any) -> Any:
     opened: list[TieredCache] = []
 
     def factory(name: str = "t", **kwargs: Any) -> TieredCache:
@@ -109,7 +96,7 @@ def test_default_returned_on_miss(make: Any) -> None:
     assert cache.get("absent") is None
 
 
-def test_memory_only_cache(clock: FakeClock) -> None:
+def test_memory_only_cache(clock: Any) -> None:
     cache = TieredCache("mem", directory=None, max_size=2, ttl=10, clock=clock)
     cache.set("a", 1)
     assert cache.get("a") == 1
@@ -129,7 +116,7 @@ def test_directory_is_private(make: Any, tmp_path: Path) -> None:
 # -- expiry --------------------------------------------------------------------------------
 
 
-def test_ttl_expiry_in_both_levels(make: Any, clock: FakeClock) -> None:
+def test_ttl_expiry_in_both_levels(make: Any, clock: Any) -> None:
     cache = make(ttl=10)
     cache.set("short", "a", ttl=5)
     cache.set("default", "b")
@@ -145,7 +132,7 @@ def test_ttl_expiry_in_both_levels(make: Any, clock: FakeClock) -> None:
     assert cache.stats()["expired"] >= 2
 
 
-def test_clear_expired_counts_entries_once(make: Any, clock: FakeClock) -> None:
+def test_clear_expired_counts_entries_once(make: Any, clock: Any) -> None:
     cache = make(ttl=10)
     for i in range(5):
         cache.set(f"old{i}", i)
@@ -157,7 +144,7 @@ def test_clear_expired_counts_entries_once(make: Any, clock: FakeClock) -> None:
     assert cache.get("new") == "x"
 
 
-def test_no_ttl_means_no_expiry(make: Any, clock: FakeClock) -> None:
+def test_no_ttl_means_no_expiry(make: Any, clock: Any) -> None:
     cache = make(ttl=None)
     cache.set("k", "v")
     clock.now += 10**9
@@ -182,7 +169,7 @@ def test_size_eviction_and_count(make: Any) -> None:
     assert make(max_size=3).stats()["current_size"] == 3
 
 
-def test_l1_is_lru(clock: FakeClock) -> None:
+def test_l1_is_lru(clock: Any) -> None:
     cache = TieredCache("lru", directory=None, max_size=2, ttl=10, clock=clock)
     cache.set("a", 1)
     cache.set("b", 2)
@@ -315,7 +302,7 @@ def test_lookup_callback_and_bypass(make: Any) -> None:
     assert seen == [True, False]
 
 
-def test_threads_share_one_cache(clock: FakeClock) -> None:
+def test_threads_share_one_cache(clock: Any) -> None:
     cache = TieredCache("threads", directory=None, max_size=50, ttl=10, clock=clock)
 
     def work(n: int) -> None:
@@ -639,7 +626,7 @@ def test_lookup_totals_are_shared_through_the_store(make: Any) -> None:
     assert second.stats()["hits"] == 1  # this instance's own lookups
 
 
-def test_memory_only_cache_has_no_shared_totals(clock: FakeClock) -> None:
+def test_memory_only_cache_has_no_shared_totals(clock: Any) -> None:
     cache = TieredCache("mem", directory=None, max_size=2, ttl=10, clock=clock)
     cache.get("x")
     cache.flush_stats()

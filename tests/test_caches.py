@@ -23,14 +23,6 @@ from victor_core.exceptions import CacheError
 from victor_core.settings import Settings
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def cache_settings(tmp_path: Path) -> Settings:
     return Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
@@ -109,9 +101,8 @@ def test_caches_open_lazily_in_their_directories(
     assert not (cache_settings.cache_dir / "embedding").exists()
 
 
-def test_settings_size_and_ttl(tmp_path: Path) -> None:
+def test_settings_size_and_ttl(tmp_path: Path, clock: Any) -> None:
     settings = Settings(cache_dir=tmp_path, tool_selection_cache_size=2, tool_selection_cache_ttl=5)
-    clock = FakeClock()
     mgr = CacheManager(settings, clock=clock)
     cache = mgr.get("tool_selection")
     assert cache is not None
@@ -249,11 +240,10 @@ def test_real_metrics_registry(cache_settings: Settings) -> None:
     mgr.close()
 
 
-def test_auto_invalidation_sweeps_in_the_background(tmp_path: Path) -> None:
+def test_auto_invalidation_sweeps_in_the_background(tmp_path: Path, clock: Any) -> None:
     settings = Settings(
         cache_dir=tmp_path, cache_auto_invalidate=True, cache_auto_invalidate_interval=1
     )
-    clock = FakeClock()
     mgr = CacheManager(settings, clock=clock)
     cache = mgr.get("response")
     assert cache is not None

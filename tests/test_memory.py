@@ -28,21 +28,8 @@ T = TypeVar("T")
 DAY = 86400.0
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def run(settings: Settings, clock: FakeClock) -> Callable[..., Any]:
+def run(settings: Settings, clock: Any) -> Callable[..., Any]:
     """Run ``body(manager)`` in a fresh event loop with a manager closed afterwards."""
 
     def runner(
@@ -72,7 +59,7 @@ def run(settings: Settings, clock: FakeClock) -> Callable[..., Any]:
 # -- episodes -----------------------------------------------------------------------------
 
 
-def test_record_returns_the_stored_episode(run: Any, clock: FakeClock) -> None:
+def test_record_returns_the_stored_episode(run: Any, clock: Any) -> None:
     async def body(m: MemoryManager) -> Episode | None:
         return await m.episodic.record(
             "fix the failing test", ["run_tests", {"tool": "edit"}], "tests pass", repo="api"
@@ -89,7 +76,7 @@ def test_record_returns_the_stored_episode(run: Any, clock: FakeClock) -> None:
     assert episode.to_dict()["actions"] == ["run_tests", {"tool": "edit"}]
 
 
-def test_count_recent_and_search(run: Any, clock: FakeClock) -> None:
+def test_count_recent_and_search(run: Any, clock: Any) -> None:
     async def body(m: MemoryManager) -> tuple[Any, ...]:
         for goal in ("deploy the api", "write the docs", "deploy the worker"):
             clock.now += 1
@@ -120,7 +107,7 @@ def test_outcome_and_metadata_keep_json_values(run: Any) -> None:
     assert episode.metadata == {"tags": ["a", "b"]}
 
 
-def test_episode_cap_keeps_the_newest_under_bulk_writes(run: Any, clock: FakeClock) -> None:
+def test_episode_cap_keeps_the_newest_under_bulk_writes(run: Any, clock: Any) -> None:
     async def body(m: MemoryManager) -> tuple[int, list[Episode]]:
         await m.episodic.record_many({"goal": f"bulk {i}"} for i in range(500))
         for i in range(30):
@@ -144,7 +131,7 @@ def test_a_batch_larger_than_the_cap_keeps_its_newest(run: Any) -> None:
     assert run(body, episodic_memory_max_episodes=10) == [f"g{i}" for i in range(24, 14, -1)]
 
 
-def test_clear_old_episodes_by_age(run: Any, clock: FakeClock) -> None:
+def test_clear_old_episodes_by_age(run: Any, clock: Any) -> None:
     async def body(m: MemoryManager) -> tuple[int, int, int, list[str]]:
         start = clock.now
         for age_days, goal in ((40, "old"), (31, "older than 30"), (29, "recent"), (1, "new")):
@@ -236,7 +223,7 @@ def test_fact_key_ignores_case_spacing_and_final_punctuation() -> None:
     assert fact_key("  The  Sky is BLUE. ") == fact_key("the sky is blue") == "the sky is blue"
 
 
-def test_fact_cap_evicts_the_least_used_first(run: Any, clock: FakeClock) -> None:
+def test_fact_cap_evicts_the_least_used_first(run: Any, clock: Any) -> None:
     async def body(m: MemoryManager) -> tuple[int, list[str]]:
         for i in range(10):
             clock.now += 1
@@ -303,9 +290,7 @@ def test_disabled_memory_still_checks_arguments(run: Any) -> None:
         run(body, enable_episodic_memory=False)
 
 
-def test_default_backend_comes_from_the_builtin_plugin(
-    settings: Settings, clock: FakeClock
-) -> None:
+def test_default_backend_comes_from_the_builtin_plugin(settings: Settings, clock: Any) -> None:
     async def session(goal: str) -> tuple[int, str | None]:
         pm = PluginManager(settings, discover=False)
         manager = MemoryManager(pm, settings, clock=clock)
