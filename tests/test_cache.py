@@ -551,8 +551,8 @@ def test_planted_file_names_cannot_delete_outside_the_directory(tmp_path: Path) 
 
 
 def test_safe_disk_refuses_to_write_or_read_pickles(tmp_path: Path) -> None:
-    from victor_core._disk import SafeDisk
     from victor_core.cache import UndecodableEntry
+    from victor_core.cache._disk import SafeDisk
 
     disk = SafeDisk(str(tmp_path))
     with pytest.raises(TypeError):
@@ -571,7 +571,7 @@ def test_safe_disk_refuses_to_write_or_read_pickles(tmp_path: Path) -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, victor_core.cache, victor_core.caches\n"
+        "import sys, victor_core.cache, victor_core.cache._manager\n"
         "heavy = {'diskcache', 'sqlite3', 'structlog', 'asyncio'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"
     )

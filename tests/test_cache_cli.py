@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from victor_core.caches import CacheManager, tool_selection_key
+from victor_core.cache._manager import CacheManager, tool_selection_key
 from victor_core.cli import main
 from victor_core.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from victor_core.cache import TieredCache
-from victor_core.caches import (
+from victor_core.cache._manager import (
     CACHE_TYPES,
     CacheManager,
     decode_vector,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from victor_core.embedding import Embedder, HashingEmbedder, cosine, stem, tokenize
+from victor_core.selection._embedding import Embedder, HashingEmbedder, cosine, stem, tokenize
 
 
 def test_is_an_embedder() -> None:
@@ -56,7 +56,7 @@ def test_sparse_features_match_dense_vectors() -> None:
 
 def test_embeddings_are_the_same_in_another_process() -> None:
     code = (
-        "from victor_core.embedding import HashingEmbedder;"
+        "from victor_core.selection._embedding import HashingEmbedder;"
         "print(sorted(HashingEmbedder().features('Run the unit tests').items())[:5])"
     )
     here = str(sorted(HashingEmbedder().features("Run the unit tests").items())[:5])

@@ -11,11 +11,11 @@ import pytest
 
 from victor_core._markers import hookimpl
 from victor_core.exceptions import ChainError, SettingsError, ToolNotFoundError, ToolParameterError
-from victor_core.executor import ToolExecutor
+from victor_core.execution._executor import ToolExecutor
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Plan, PlanStep, Tool, ToolResult
 from victor_core.plugins import PluginManager
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry
 
 
 def make_pm(*plugins: Any) -> PluginManager:

@@ -13,7 +13,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from victor_core._log import get_logger
-from victor_core._logging import configure_logging
+from victor_core.cli._logging import configure_logging
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ def test_library_logs_are_capturable() -> None:
 
 def test_importing_the_library_configures_nothing() -> None:
     code = (
-        "import structlog, victor_core, victor_core.metrics, victor_core.monitoring;"
+        "import structlog, victor_core, victor_core.metrics, victor_core.health;"
         "print(structlog.is_configured())"
     )
     out = subprocess.run(
@@ -94,7 +94,7 @@ def test_importing_the_library_configures_nothing() -> None:
 
 def test_cli_logs_go_to_stderr_as_json_when_piped() -> None:
     code = (
-        "from victor_core._logging import configure_logging;"
+        "from victor_core.cli._logging import configure_logging;"
         "from victor_core._log import get_logger;"
         "configure_logging(); get_logger().warning('piped', n=1)"
     )

@@ -7,9 +7,9 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from victor_core._sqlite_memory import SqliteMemoryBackend
-from victor_core.maintenance import Maintenance
+from victor_core.health._maintenance import Maintenance
 from victor_core.memory import MemoryManager
+from victor_core.memory._sqlite import SqliteMemoryBackend
 from victor_core.settings import Settings
 
 DAY = 86400.0

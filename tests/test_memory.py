@@ -12,7 +12,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from victor_core._markers import hookimpl
-from victor_core._sqlite_memory import DB_FILENAME, SqliteMemoryBackend
 from victor_core.exceptions import MemoryStoreError, SettingsError
 from victor_core.memory import (
     Episode,
@@ -21,6 +20,7 @@ from victor_core.memory import (
     MemoryManager,
     fact_key,
 )
+from victor_core.memory._sqlite import DB_FILENAME, SqliteMemoryBackend
 from victor_core.plugins import PluginManager
 from victor_core.settings import Settings
 

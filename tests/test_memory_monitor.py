@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from victor_core.memory_monitor import MemoryMonitor, read_rss_mb
+from victor_core.health._memory_monitor import MemoryMonitor, read_rss_mb
 from victor_core.settings import Settings
 
 

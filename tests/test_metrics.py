@@ -13,7 +13,7 @@ import pluggy
 import pytest
 
 from victor_core.exceptions import VictorError
-from victor_core.metrics import (
+from victor_core.metrics._registry import (
     Counter,
     Gauge,
     Histogram,

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from victor_core.metrics import MetricsRegistry
-from victor_core.monitoring import (
+from victor_core.health._monitor import (
     Monitor,
     MonitoringError,
     check_thresholds,
@@ -19,6 +18,7 @@ from victor_core.monitoring import (
     process_gauges,
     process_stats,
 )
+from victor_core.metrics import MetricsRegistry
 from victor_core.settings import Settings
 
 
@@ -165,7 +165,7 @@ def test_process_gauges_in_a_fresh_registry() -> None:
 def test_process_stats_without_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from victor_core import monitoring
+    from victor_core.health import _monitor as monitoring
 
     monkeypatch.setattr(monitoring, "_process", None)
     monkeypatch.setitem(sys.modules, "psutil", None)

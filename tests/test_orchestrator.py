@@ -85,7 +85,7 @@ def test_background_tasks_are_opt_in(settings: Settings, pm: PluginManager) -> N
 
 
 def test_memory_limit_sheds_caches(settings: Settings, pm: PluginManager) -> None:
-    from victor_core.memory_monitor import MemoryMonitor
+    from victor_core.health._memory_monitor import MemoryMonitor
 
     async def main() -> tuple[int, dict[str, object]]:
         async with AgentOrchestrator(settings, plugin_manager=pm) as orchestrator:

@@ -15,12 +15,12 @@ from victor_core.exceptions import (
     ToolNotFoundError,
     ToolParameterError,
 )
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool
 from victor_core.planning import PlanningService, builtin_plan, split_goal
 from victor_core.plugins import PluginManager
 from victor_core.selection import ToolSelector
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry
 
 
 def list_files(path: str) -> list[str]:

@@ -319,7 +319,7 @@ def test_custom_family_via_hookspecs_group(tmp_path: Path, eps: EntryPointInstal
 
 
 def test_warm_up_respects_thresholds(pm: PluginManager) -> None:
-    from victor_core._warmup import warm_up
+    from victor_core.plugins._warmup import warm_up
 
     busy = iter([(100.0, 0.95), (100.0, 0.95)] + [(100.0, 0.1)] * 50)
     sleeps: list[float] = []
@@ -335,7 +335,7 @@ def test_warm_up_respects_thresholds(pm: PluginManager) -> None:
 
 
 def test_index_is_reused_and_notices_changes(tmp_path: Path, eps: EntryPointInstaller) -> None:
-    from victor_core._discovery import Discovery
+    from victor_core.plugins._discovery import Discovery
 
     index = tmp_path / "index.json"
     paths = [str(eps.site)]
@@ -366,7 +366,7 @@ def test_index_is_reused_and_notices_changes(tmp_path: Path, eps: EntryPointInst
 
 
 def test_corrupt_index_is_rebuilt(tmp_path: Path, eps: EntryPointInstaller) -> None:
-    from victor_core._discovery import Discovery
+    from victor_core.plugins._discovery import Discovery
 
     eps.add("victor-a", {"victor_core.tools": {"a": "mod_a"}})
     index = tmp_path / "index.json"
@@ -378,7 +378,7 @@ def test_corrupt_index_is_rebuilt(tmp_path: Path, eps: EntryPointInstaller) -> N
 
 
 def test_unwritable_index_still_discovers(tmp_path: Path, eps: EntryPointInstaller) -> None:
-    from victor_core._discovery import Discovery
+    from victor_core.plugins._discovery import Discovery
 
     eps.add("victor-a", {"victor_core.tools": {"a": "mod_a"}})
     blocker = tmp_path / "file"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from victor_core.exceptions import VictorError
-from victor_core.pools import ConnectionPool, ObjectPool, PoolClosedError, PoolTimeoutError
+from victor_core.health._pools import ConnectionPool, ObjectPool, PoolClosedError, PoolTimeoutError
 from victor_core.settings import Settings
 
 

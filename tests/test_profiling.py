@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from victor_core.profiling import profile
+from victor_core.metrics._profiling import profile
 
 
 def busy() -> int:

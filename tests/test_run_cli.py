@@ -117,7 +117,7 @@ def test_a_failing_step_is_reported_and_the_rest_runs(
 
 
 def test_profile(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("victor_core.profiling")
+    pytest.importorskip("victor_core.metrics._profiling")
     stats = tmp_path / "run.pstats"
     code = main(
         ["run", "list the files", "--path", str(repo), "--profile", "--profile-output", str(stats)]

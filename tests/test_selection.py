@@ -12,14 +12,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from victor_core._markers import hookimpl
-from victor_core.caches import CacheManager
-from victor_core.embedding import HashingEmbedder
+from victor_core.cache._manager import CacheManager
 from victor_core.exceptions import SettingsError
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Persona, Tool, ToolResult
 from victor_core.plugins import PluginManager
 from victor_core.selection import RLRanking, ToolSelector, task_type_of
+from victor_core.selection._embedding import HashingEmbedder
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry
 
 
 def noop(**kwargs: Any) -> None:

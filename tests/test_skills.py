@@ -9,12 +9,12 @@ import pytest
 
 from victor_core._markers import hookimpl
 from victor_core.exceptions import ChainError, PluginValidationError
-from victor_core.executor import ToolExecutor
+from victor_core.execution._executor import ToolExecutor
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Plan, PlanStep, Skill
+from victor_core.planning._skills import SkillService
 from victor_core.plugins import PluginManager
 from victor_core.settings import Settings
-from victor_core.skills import SkillService
-from victor_core.tools import ToolRegistry
 
 
 class Gauge:

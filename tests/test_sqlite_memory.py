@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from victor_core._sqlite_memory import (
+from victor_core.exceptions import MemoryStoreError
+from victor_core.memory import Episode, Fact, MemoryManager
+from victor_core.memory._sqlite import (
     DB_FILENAME,
     SqliteMemoryBackend,
     search_terms,
     victor_memory_backend,
 )
-from victor_core.exceptions import MemoryStoreError
-from victor_core.memory import Episode, Fact, MemoryManager
 from victor_core.settings import Settings
 
 
@@ -214,7 +214,7 @@ def test_persistence_across_backends(tmp_path: Path) -> None:
 _WRITER = textwrap.dedent(
     """
     import asyncio, sys
-    from victor_core._sqlite_memory import SqliteMemoryBackend
+    from victor_core.memory._sqlite import SqliteMemoryBackend
     from victor_core.memory import Episode
 
     async def main():

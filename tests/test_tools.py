@@ -9,10 +9,10 @@ import pytest
 
 from victor_core._markers import hookimpl
 from victor_core.exceptions import PluginValidationError, ToolNotFoundError, ToolParameterError
+from victor_core.execution._tools import ToolRegistry, call_hook
 from victor_core.models import Tool
 from victor_core.plugins import PluginManager
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry, call_hook
 
 
 def make_pm(*plugins: Any) -> PluginManager:

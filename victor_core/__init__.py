@@ -13,22 +13,22 @@ from victor_core._markers import hookimpl as hookimpl
 from victor_core._markers import hookspec as hookspec
 from victor_core.exceptions import VictorError as VictorError
 from victor_core.orchestrator import AgentOrchestrator as AgentOrchestrator
-from victor_core.plugins import PluginManager as PluginManager
+from victor_core.plugins._manager import PluginManager as PluginManager
 from victor_core.settings import Settings as Settings
 
 if TYPE_CHECKING:
-    from victor_core._plugininfo import PluginInfo as PluginInfo
     from victor_core.models import Persona as Persona
     from victor_core.models import Plan as Plan
     from victor_core.models import PlanStep as PlanStep
     from victor_core.models import Skill as Skill
     from victor_core.models import Tool as Tool
     from victor_core.models import ToolResult as ToolResult
+    from victor_core.plugins._info import PluginInfo as PluginInfo
 
 # Value classes are built by attrs when their module is imported, which costs
 # milliseconds; a process that only constructs an orchestrator never pays it.
 _LAZY = {
-    "PluginInfo": "victor_core._plugininfo",
+    "PluginInfo": "victor_core.plugins._info",
     "Persona": "victor_core.models",
     "Plan": "victor_core.models",
     "PlanStep": "victor_core.models",

@@ -13,24 +13,24 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError
-from victor_core.plugins import PluginManager
+from victor_core.plugins._manager import PluginManager
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from victor_core.caches import CacheManager
-    from victor_core.executor import ToolExecutor
-    from victor_core.maintenance import Maintenance
-    from victor_core.memory import EpisodicMemory, MemoryManager, SemanticMemory
-    from victor_core.memory_monitor import MemoryMonitor
-    from victor_core.metrics import MetricsRegistry
+    from victor_core.cache._manager import CacheManager
+    from victor_core.execution._executor import ToolExecutor
+    from victor_core.execution._tools import ToolRegistry
+    from victor_core.health._maintenance import Maintenance
+    from victor_core.health._memory_monitor import MemoryMonitor
+    from victor_core.health._monitor import Monitor
+    from victor_core.memory._memory import EpisodicMemory, MemoryManager, SemanticMemory
+    from victor_core.metrics._registry import MetricsRegistry
     from victor_core.models import Tool, ToolResult
-    from victor_core.monitoring import Monitor
-    from victor_core.planning import PlanningService
-    from victor_core.selection import ToolSelector
-    from victor_core.skills import SkillService
-    from victor_core.tools import ToolRegistry
+    from victor_core.planning._service import PlanningService
+    from victor_core.planning._skills import SkillService
+    from victor_core.selection._selector import ToolSelector
 
 __all__ = ["AgentOrchestrator"]
 
@@ -70,7 +70,7 @@ class AgentOrchestrator:
     def _instrument(self) -> None:
         if self._closed or self._undo_instrumentation is not None:
             return
-        from victor_core.metrics import instrument
+        from victor_core.metrics._registry import instrument
 
         self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
 
@@ -85,28 +85,28 @@ class AgentOrchestrator:
     @cached_property
     def metrics(self) -> MetricsRegistry:
         """The metrics registry of this orchestrator."""
-        from victor_core.metrics import MetricsRegistry
+        from victor_core.metrics._registry import MetricsRegistry
 
         return MetricsRegistry()
 
     @cached_property
     def caches(self) -> CacheManager:
         """The tool-selection, response and embedding caches."""
-        from victor_core.caches import CacheManager
+        from victor_core.cache._manager import CacheManager
 
         return CacheManager(self.settings, metrics=self.metrics)
 
     @cached_property
     def tools(self) -> ToolRegistry:
         """The registry of tools gathered from the tools family."""
-        from victor_core.tools import ToolRegistry
+        from victor_core.execution._tools import ToolRegistry
 
         return ToolRegistry(self.plugin_manager)
 
     @cached_property
     def executor(self) -> ToolExecutor:
         """Runs tools, alone or in parallel."""
-        from victor_core.executor import ToolExecutor
+        from victor_core.execution._executor import ToolExecutor
 
         return ToolExecutor(
             self.settings, self.tools, plugin_manager=self.plugin_manager, metrics=self.metrics
@@ -115,14 +115,14 @@ class AgentOrchestrator:
     @cached_property
     def skills(self) -> SkillService:
         """Skills and skill chains (``plan_chain``, ``execute_chain``)."""
-        from victor_core.skills import SkillService
+        from victor_core.planning._skills import SkillService
 
         return SkillService(self.plugin_manager, self.settings, self.executor)
 
     @cached_property
     def selector(self) -> ToolSelector:
         """Ranks tools for a query by semantic similarity, with caching."""
-        from victor_core.selection import ToolSelector
+        from victor_core.selection._selector import ToolSelector
 
         return ToolSelector(
             self.tools,
@@ -134,7 +134,7 @@ class AgentOrchestrator:
     @cached_property
     def planning(self) -> PlanningService:
         """Plans goals (``plan_for_goal``) and runs plans."""
-        from victor_core.planning import PlanningService
+        from victor_core.planning._service import PlanningService
 
         return PlanningService(
             self.plugin_manager,
@@ -147,7 +147,7 @@ class AgentOrchestrator:
     @cached_property
     def memory(self) -> MemoryManager:
         """Episodic and semantic memory on the memory family's backend."""
-        from victor_core.memory import MemoryManager
+        from victor_core.memory._memory import MemoryManager
 
         return MemoryManager(self.plugin_manager, self.settings)
 
@@ -164,7 +164,7 @@ class AgentOrchestrator:
     @cached_property
     def memory_monitor(self) -> MemoryMonitor:
         """Samples process memory (at most once a second); warns, then sheds caches."""
-        from victor_core.memory_monitor import MemoryMonitor
+        from victor_core.health._memory_monitor import MemoryMonitor
 
         monitor = MemoryMonitor(self.settings)
         monitor.add_shedder("caches", self._shed_caches)
@@ -178,7 +178,7 @@ class AgentOrchestrator:
     @cached_property
     def maintenance(self) -> Maintenance:
         """Periodic clean-up: old episodes, expired cache entries, consolidation."""
-        from victor_core.maintenance import Maintenance
+        from victor_core.health._maintenance import Maintenance
 
         return Maintenance(
             self.settings, memory=self.memory, clear_expired_cache=self.clear_expired_cache
@@ -187,7 +187,7 @@ class AgentOrchestrator:
     @cached_property
     def monitor(self) -> Monitor:
         """Checks latency, error rate and memory against the thresholds periodically."""
-        from victor_core.monitoring import Monitor
+        from victor_core.health._monitor import Monitor
 
         return Monitor(self.settings, self.get_metrics)
 
@@ -209,7 +209,7 @@ class AgentOrchestrator:
     @cached_property
     def agent(self) -> Any:
         """The agent loop behind :meth:`run`, :meth:`chat` and :meth:`stream_chat`."""
-        from victor_core.agent import AgentLoop
+        from victor_core.agent._loop import AgentLoop
 
         return AgentLoop(self)
 
@@ -304,7 +304,7 @@ class AgentOrchestrator:
 
     async def get_metrics(self) -> dict[str, Any]:
         """Latency, error rate, memory use, cache and hook figures of this process."""
-        from victor_core.monitoring import collect_metrics
+        from victor_core.health._monitor import collect_metrics
 
         cache_stats = self.caches.stats() if "caches" in self.__dict__ else None
         metrics = collect_metrics(

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from victor_core._distributions import make_distribution
-from victor_core.plugins import PluginManager
+from victor_core.plugins._distributions import make_distribution
+from victor_core.plugins._manager import PluginManager
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from victor_core._markers import hookimpl
-from victor_core.agent import STAGES
+from victor_core.agent._loop import STAGES
 from victor_core.models import Tool
 from victor_core.orchestrator import AgentOrchestrator
-from victor_core.plugins import PluginManager
+from victor_core.plugins._manager import PluginManager
 from victor_core.settings import Settings
 
 DEFAULT_ITERATIONS = 40

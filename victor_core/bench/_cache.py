@@ -28,8 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from victor_core.cache import TieredCache
-from victor_core.caches import tool_selection_key
+from victor_core.cache._manager import tool_selection_key
+from victor_core.cache._tiered import TieredCache
 
 DEFAULT_ITERATIONS = 1000
 

@@ -110,8 +110,8 @@ def _managers(root: Path, site: Path, modules: list[str]) -> dict[str, Any]:
     import pluggy
 
     from victor_core import hookspecs
-    from victor_core.metrics import MetricsRegistry, instrument
-    from victor_core.plugins import PluginManager
+    from victor_core.metrics._registry import MetricsRegistry, instrument
+    from victor_core.plugins._manager import PluginManager
     from victor_core.settings import Settings
 
     def ours(tag: str) -> Any:
@@ -145,7 +145,7 @@ def _run(root: Path, site: Path, calls: int, progress: Callable[[str], None]) ->
     for name in ("plain", "ours", "metrics"):
         cases[f"{name}_many"] = managers[name].hook.victor_tools
         cases[f"{name}_one"] = managers[name].hook.victor_personas
-    from victor_core.metrics import MetricsRegistry
+    from victor_core.metrics._registry import MetricsRegistry
 
     registry = MetricsRegistry()
     counter = registry.create_counter("bench_counter", "benchmark")

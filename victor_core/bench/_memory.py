@@ -36,9 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from victor_core._sqlite_memory import DB_FILENAME, SqliteMemoryBackend
-from victor_core.memory import Episode, MemoryManager
-from victor_core.pools import ConnectionPool, ObjectPool
+from victor_core.health._pools import ConnectionPool, ObjectPool
+from victor_core.memory._memory import Episode, MemoryManager
+from victor_core.memory._sqlite import DB_FILENAME, SqliteMemoryBackend
 from victor_core.settings import Settings
 
 DEFAULT_ITERATIONS = 200
@@ -67,8 +67,8 @@ _RSS_SCRIPT = textwrap.dedent(
         tmp = tempfile.mkdtemp()
         settings = Settings(data_dir=tmp + "/data", cache_dir=tmp + "/cache")
         if AgentOrchestrator is None:
-            from victor_core.memory import Episode, MemoryManager
-            from victor_core.plugins import PluginManager
+            from victor_core.memory._memory import Episode, MemoryManager
+            from victor_core.plugins._manager import PluginManager
             target = MemoryManager(PluginManager(settings), settings)
             memory = target
         else:

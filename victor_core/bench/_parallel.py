@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from victor_core.executor import ToolExecutor
+from victor_core.execution._executor import ToolExecutor
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Tool
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry
 
 DEFAULT_ITERATIONS = 20
 

@@ -93,7 +93,7 @@ print((t1 - t0, t2 - t1, dispatch, resource.getrusage(resource.RUSAGE_SELF).ru_m
 _DISCOVER = """
 import time
 t0 = time.perf_counter()
-from victor_core.plugins import PluginManager
+from victor_core.plugins._manager import PluginManager
 from victor_core.settings import Settings
 t1 = time.perf_counter()
 manager = PluginManager(Settings(cache_dir={cache!r}, data_dir={data!r}){index})
@@ -105,7 +105,7 @@ print((t1 - t0, t2 - t1, listed, getattr(discovery, "scanned", None)))
 
 
 def _write_dist(site: Path, name: str, groups: dict[str, dict[str, str]]) -> None:
-    from victor_core._distributions import make_distribution
+    from victor_core.plugins._distributions import make_distribution
 
     make_distribution(site, name, groups)
 

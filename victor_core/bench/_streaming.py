@@ -48,7 +48,7 @@ def _load() -> tuple[Any, Any, Any]:
             "pip install plugins/victor-openai-provider",
             group="streaming",
         ) from None
-    from victor_core.providers import ProviderConfig
+    from victor_core.providers._registry import ProviderConfig
 
     return client.OpenAICompatibleProvider, testing.FakeChatServer, ProviderConfig
 
@@ -147,7 +147,7 @@ async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
 async def _cached_replay(base_url: str, n: int, progress: Callable[[str], None]) -> float:
     """Median first-chunk time of ``stream_chat`` answering from the response cache."""
     from victor_core.orchestrator import AgentOrchestrator
-    from victor_core.plugins import PluginManager
+    from victor_core.plugins._manager import PluginManager
     from victor_core.settings import Settings
 
     plugin = importlib.import_module("victor_openai_provider.plugin")

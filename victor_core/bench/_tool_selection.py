@@ -27,11 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from victor_core.caches import CacheManager, tool_selection_key
+from victor_core.cache._manager import CacheManager, tool_selection_key
+from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Tool
-from victor_core.selection import ToolSelector
+from victor_core.selection._selector import ToolSelector
 from victor_core.settings import Settings
-from victor_core.tools import ToolRegistry
 
 DEFAULT_ITERATIONS = 100
 

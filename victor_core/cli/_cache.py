@@ -40,13 +40,13 @@ def register(subparsers: Any) -> None:
 
 
 def _manager(args: argparse.Namespace) -> Any:
-    from victor_core.caches import CacheManager
+    from victor_core.cache._manager import CacheManager
 
     return CacheManager(load_settings(args))
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from victor_core.caches import CACHE_TYPES
+    from victor_core.cache._manager import CACHE_TYPES
 
     manager = _manager(args)
     try:

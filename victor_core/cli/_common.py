@@ -14,7 +14,7 @@ from victor_core.settings import Settings
 def setup_logging(args: argparse.Namespace) -> None:
     """Configure structlog for the command line (the library never does)."""
     try:
-        from victor_core._logging import configure_logging
+        from victor_core.cli._logging import configure_logging
     except ModuleNotFoundError:  # pragma: no cover - during early development only
         return
     configure_logging(fmt=getattr(args, "log_format", None), verbosity=getattr(args, "verbose", 0))

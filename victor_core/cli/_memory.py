@@ -39,7 +39,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _not_created(backend: Any) -> bool:
     """Whether ``backend`` is the built-in SQLite one and its file does not exist yet."""
-    from victor_core._sqlite_memory import SqliteMemoryBackend
+    from victor_core.memory._sqlite import SqliteMemoryBackend
 
     return isinstance(backend, SqliteMemoryBackend) and not backend.path.exists()
 
@@ -85,7 +85,7 @@ def _prune(args: argparse.Namespace) -> int:
     import asyncio
 
     from victor_core.cli._common import make_orchestrator, print_json, progress
-    from victor_core.memory import _check_days as check_days
+    from victor_core.memory._memory import _check_days as check_days
 
     async def prune() -> tuple[int, int]:
         orchestrator = make_orchestrator(args)

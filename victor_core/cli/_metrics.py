@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 def _metrics(args: argparse.Namespace) -> int:
     import asyncio
 
-    from victor_core.monitoring import process_gauges
+    from victor_core.health._monitor import process_gauges
 
     fmt = "json" if args.json else args.format
 

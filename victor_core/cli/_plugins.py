@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from victor_core.plugins import PluginManager
+    from victor_core.plugins._manager import PluginManager
 
     manager = PluginManager(load_settings(args))
     if args.load:

@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     profiler: Any = contextlib.nullcontext()
     if args.profile:
         try:
-            from victor_core.profiling import profile
+            from victor_core.metrics._profiling import profile
         except ImportError:  # pragma: no cover - profiling ships with victor-core
             progress("victor: --profile needs victor_core.profiling; running without it")
         else:

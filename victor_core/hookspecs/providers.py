@@ -35,5 +35,5 @@ def victor_embedder(settings: Settings) -> Any:  # type: ignore[empty-body]
         settings: the orchestrator's settings.
 
     Returns:
-        An object implementing :class:`victor_core.embedding.Embedder`, or None.
+        An object implementing :class:`victor_core.selection._embedding.Embedder`, or None.
     """

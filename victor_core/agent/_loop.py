@@ -36,11 +36,11 @@ import attrs
 
 from victor_core.exceptions import ChainError, PersonaNotFoundError, SettingsError, VictorError
 from victor_core.models import Persona, Plan, PlanStep, ToolResult
-from victor_core.plugins import flatten_results
+from victor_core.plugins._manager import flatten_results
 
 if TYPE_CHECKING:
     from victor_core.models import PlanResult, StepResult, Tool
-    from victor_core.providers import Responder
+    from victor_core.providers._registry import Responder
 
 __all__ = ["DEFAULT_PERSONA", "STAGES", "AgentLoop", "RunResult", "StepSummary", "write_report"]
 
@@ -163,7 +163,7 @@ class AgentLoop:
     async def personas(self) -> dict[str, Persona]:
         """The personas of the ``personas`` family by name (``assistant`` always present)."""
         if self._personas is None:
-            from victor_core.tools import call_hook
+            from victor_core.execution._tools import call_hook
 
             found: dict[str, Persona] = {DEFAULT_PERSONA.name: DEFAULT_PERSONA}
             results = await call_hook(self.orchestrator.plugin_manager, "victor_personas")
@@ -467,7 +467,7 @@ class AgentLoop:
         Read from the metrics registry rather than the caches so that counting
         opens no cache the turn does not use.
         """
-        from victor_core.caches import CACHE_TYPES
+        from victor_core.cache._manager import CACHE_TYPES
 
         registry = self.orchestrator.metrics
         counts: dict[str, tuple[int, int]] = {}
@@ -494,7 +494,7 @@ class AgentLoop:
     def responder(self) -> Responder:
         """Answers messages through the response cache and the provider (built on first use)."""
         if self._responder is None:
-            from victor_core.providers import Responder
+            from victor_core.providers._registry import Responder
 
             orch = self.orchestrator
             self._responder = Responder(
@@ -526,7 +526,7 @@ class AgentLoop:
             SettingsError: an empty message.
             ProviderError: the provider failed.
         """
-        from victor_core.providers import chat_messages
+        from victor_core.providers._registry import chat_messages
 
         messages = chat_messages(message, system=system, history=history)
         return await self.responder.complete(messages, use_cache=use_cache, **params)
@@ -546,7 +546,7 @@ class AgentLoop:
             SettingsError: an empty message.
             ProviderError: the provider failed, or its stream broke midway.
         """
-        from victor_core.providers import chat_messages
+        from victor_core.providers._registry import chat_messages
 
         messages = chat_messages(message, system=system, history=history)
         async for chunk in self.responder.stream(messages, use_cache=use_cache, **params):

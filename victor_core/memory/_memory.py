@@ -4,7 +4,7 @@ An *episode* is one thing the agent did: a goal, the actions taken and the
 outcome. A *fact* is a short text the agent knows, with where it came from.
 Both live in a :class:`MemoryBackend` supplied by the ``memory`` hook family
 (``victor_memory_backend``); the built-in backend is one SQLite file under
-``settings.data_dir`` (:mod:`victor_core._sqlite_memory`).
+``settings.data_dir`` (:mod:`victor_core.memory._sqlite`).
 
 The orchestrator exposes them as ``episodic_memory`` and ``semantic_memory``::
 
@@ -451,9 +451,9 @@ class MemoryManager:
             may be None when ``backend`` is given.
         settings: enable flags, caps and ``data_dir``.
         clock: seconds since the epoch (timestamps and pruning ages).
-        embedder: a :class:`~victor_core.embedding.Embedder` used by consolidation
+        embedder: a :class:`~victor_core.selection._embedding.Embedder` used by consolidation
             to find near-duplicate facts; None uses the built-in
-            :class:`~victor_core.embedding.HashingEmbedder` without concept groups.
+            :class:`~victor_core.selection._embedding.HashingEmbedder` without concept groups.
         backend: a ready backend, bypassing the hook (tests, embedding apps).
 
     The backend is obtained on first use, not at construction.
@@ -751,7 +751,7 @@ async def _strategy_texts(
 
 def _similarity(texts: list[str], embedder: Any) -> Callable[[int, int], float]:
     """Cosine similarity between ``texts[i]`` and ``texts[j]``, vectors computed once."""
-    from victor_core.embedding import HashingEmbedder, cosine
+    from victor_core.selection._embedding import HashingEmbedder, cosine
 
     if embedder is None:
         # Without concept groups: "tests pass" and "tests fail" must stay apart.
@@ -782,7 +782,7 @@ def _merge_near_duplicates(
     """
     if len(facts) < 2:
         return [], []
-    from victor_core.embedding import STOP_WORDS, stem, tokenize
+    from victor_core.selection._embedding import STOP_WORDS, stem, tokenize
 
     words = []
     for fact in facts:

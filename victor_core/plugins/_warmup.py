@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from victor_core.plugins import PluginManager
+    from victor_core.plugins._manager import PluginManager
 
 _CHECK_INTERVAL = 0.5
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError, ToolNotFoundError, ToolParameterError
+from victor_core.execution._tools import ToolRegistry, call_hook, validate_params
 from victor_core.models import (
     Plan,
     PlanResult,
@@ -35,7 +36,6 @@ from victor_core.models import (
     ToolResult,
     is_async_callable,
 )
-from victor_core.tools import ToolRegistry, call_hook, validate_params
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor

@@ -2,7 +2,7 @@
 
 ::
 
-    from victor_core.profiling import profile
+    from victor_core.metrics._profiling import profile
 
     with profile("run.pstats"):
         asyncio.run(orchestrator.execute_task(task))

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from victor_core.exceptions import ProviderError
-from victor_core.plugins import flatten_results
+from victor_core.plugins._manager import flatten_results
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -286,7 +286,7 @@ class Responder:
             or None when it is disabled; called on first use.
         offline: the responder used when ``settings.provider`` is empty.
 
-    Cache keys are :func:`victor_core.caches.response_key` of (provider, model,
+    Cache keys are :func:`victor_core.cache._manager.response_key` of (provider, model,
     messages, parameters); without a provider the answers are keyed under
     ``offline/builtin``.
     """
@@ -321,7 +321,7 @@ class Responder:
         cache = self._response_cache()
         if cache is None:
             return None, None
-        from victor_core.caches import response_key
+        from victor_core.cache._manager import response_key
 
         settings = self.settings
         provider = settings.provider or "offline"

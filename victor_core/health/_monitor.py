@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from victor_core._log import get_logger
 from victor_core._tasks import cancel_task
 from victor_core.exceptions import MonitoringError
-from victor_core.metrics import MetricsRegistry, quantile
+from victor_core.metrics._registry import MetricsRegistry, quantile
 
 if TYPE_CHECKING:
     import asyncio

@@ -12,7 +12,7 @@
     result.ok, result.outputs, result["repo_overview"].duration_s
 
 A chain is a :class:`~victor_core.Plan` whose steps have ``kind="skill"``. It
-runs in dependency waves (:meth:`~victor_core.executor.ToolExecutor.execute_plan`):
+runs in dependency waves (:meth:`~victor_core.execution._executor.ToolExecutor.execute_plan`):
 independent steps run concurrently, at most ``max_parallel_workers`` at once,
 or one at a time when ``skill_chaining_parallel_enabled`` is False. A step
 receives the outputs of the steps it depends on.
@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ChainError
+from victor_core.execution._tools import call_hook, flatten_hook_results
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult
-from victor_core.tools import call_hook, flatten_hook_results
 
 if TYPE_CHECKING:
-    from victor_core.executor import ToolExecutor
+    from victor_core.execution._executor import ToolExecutor
     from victor_core.settings import Settings
 
 __all__ = ["STRATEGIES", "SkillService", "call_skill_kwargs"]
@@ -77,7 +77,7 @@ class SkillService:
         plugin_manager: dispatches ``victor_skills`` (None: inline skills only).
         settings: ``skill_chaining_parallel_enabled``, ``max_parallel_workers``
             and ``tool_execution_timeout`` (a skill's time limit too).
-        executor: the :class:`~victor_core.executor.ToolExecutor` that runs steps.
+        executor: the :class:`~victor_core.execution._executor.ToolExecutor` that runs steps.
     """
 
     def __init__(self, plugin_manager: Any, settings: Settings, executor: ToolExecutor) -> None:

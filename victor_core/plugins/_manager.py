@@ -25,15 +25,15 @@ import pluggy
 from pluggy import HookCaller
 
 from victor_core import hookspecs as _hookspecs
-from victor_core._discovery import GROUP_PREFIX, Discovery, EntryRecord
 from victor_core._markers import PROJECT_NAME
 from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
+from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from victor_core._plugininfo import PluginInfo
+    from victor_core.plugins._info import PluginInfo
 
 __all__ = [
     "BUILTIN_FAMILIES",
@@ -50,7 +50,7 @@ BUILTIN_FAMILIES = ("tools", "skills", "personas", "planning", "memory", "provid
 #: of their family (lazily, through this manager), before the installed ones, so
 #: that installed plugins take precedence for first-result hooks.
 DEFAULT_PLUGINS: dict[str, tuple[str, str]] = {
-    "sqlite-memory": ("memory", "victor_core._sqlite_memory"),
+    "sqlite-memory": ("memory", "victor_core.memory._sqlite"),
 }
 
 #: The group whose entry points name a new family (entry-point name) and the
@@ -206,7 +206,7 @@ class PluginManager(pluggy.PluginManager):
             for family in list(self._family_hooks):
                 self.load_family(family)
         elif self.settings.lazy_loading_warmup:
-            from victor_core._warmup import start_warmup
+            from victor_core.plugins._warmup import start_warmup
 
             start_warmup(self)
 
@@ -506,7 +506,7 @@ class PluginManager(pluggy.PluginManager):
         builtin: bool,
         disabled: bool = False,
     ) -> PluginInfo:
-        from victor_core._plugininfo import PluginInfo
+        from victor_core.plugins._info import PluginInfo
 
         status = self._status.get((family, name)) or _Status()
         return PluginInfo(
@@ -608,7 +608,7 @@ def __getattr__(name: str) -> Any:
     # PluginInfo is an attrs class; defining it costs start-up time that only
     # list_plugins() needs to pay.
     if name == "PluginInfo":
-        from victor_core._plugininfo import PluginInfo
+        from victor_core.plugins._info import PluginInfo
 
         return PluginInfo
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

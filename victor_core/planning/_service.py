@@ -22,14 +22,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ChainError, PluginValidationError
+from victor_core.execution._tools import call_hook, validate_params
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, ToolResult
-from victor_core.tools import call_hook, validate_params
 
 if TYPE_CHECKING:
-    from victor_core.executor import ToolExecutor
-    from victor_core.selection import ToolSelector
+    from victor_core.execution._executor import ToolExecutor
+    from victor_core.planning._skills import SkillService
+    from victor_core.selection._selector import ToolSelector
     from victor_core.settings import Settings
-    from victor_core.skills import SkillService
 
 __all__ = ["PlanningService", "builtin_plan", "split_goal"]
 
@@ -82,8 +82,8 @@ def builtin_plan(goal: str, context: Mapping[str, Any]) -> Plan:
         context: ``tools`` (candidates, best first), ``skills``, ``params``
             (keyword values steps may use, such as ``path``) and ``settings``.
     """
-    from victor_core.embedding import HashingEmbedder
     from victor_core.models import signature_schema
+    from victor_core.selection._embedding import HashingEmbedder
 
     settings = context.get("settings")
     hierarchical = bool(getattr(settings, "enable_hierarchical_planning", True))
@@ -155,7 +155,7 @@ class PlanningService:
         settings: ``enable_hierarchical_planning``, ``parallel_execution_enabled``,
             ``max_parallel_workers``.
         executor: runs tool steps (default: one over the ``tools`` family).
-        skills: runs skill steps (default: a :class:`~victor_core.skills.SkillService`).
+        skills: runs skill steps (default: a :class:`~victor_core.planning._skills.SkillService`).
         selector: chooses candidate tools for the planners' context (default:
             every tool, unranked).
     """
@@ -179,8 +179,8 @@ class PlanningService:
     def executor(self) -> ToolExecutor:
         """The executor of tool steps (built on first use when none was given)."""
         if self._executor is None:
-            from victor_core.executor import ToolExecutor
-            from victor_core.tools import ToolRegistry
+            from victor_core.execution._executor import ToolExecutor
+            from victor_core.execution._tools import ToolRegistry
 
             self._executor = ToolExecutor(
                 self.settings,
@@ -193,7 +193,7 @@ class PlanningService:
     def skills(self) -> SkillService:
         """The skill service (built on first use when none was given)."""
         if self._skills is None:
-            from victor_core.skills import SkillService
+            from victor_core.planning._skills import SkillService
 
             self._skills = SkillService(self.plugin_manager, self.settings, self.executor)
         return self._skills
@@ -263,7 +263,7 @@ class PlanningService:
 
         Tool steps get the step's ``params`` (plus ``inputs``, the outputs of
         their dependencies, when the tool accepts it); skill steps get what
-        :func:`~victor_core.skills.call_skill_kwargs` describes. Independent
+        :func:`~victor_core.planning._skills.call_skill_kwargs` describes. Independent
         steps run concurrently unless ``parallel_execution_enabled`` is False.
 
         Raises:

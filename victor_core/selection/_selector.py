@@ -37,13 +37,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from victor_core.embedding import STOP_WORDS, HashingEmbedder, stem, tokenize
 from victor_core.exceptions import SettingsError
 from victor_core.models import Persona, Tool
+from victor_core.selection._embedding import STOP_WORDS, HashingEmbedder, stem, tokenize
 
 if TYPE_CHECKING:
+    from victor_core.execution._tools import ToolRegistry
     from victor_core.settings import Settings
-    from victor_core.tools import ToolRegistry
 
 __all__ = ["RLRanking", "ToolSelector", "task_type_of"]
 
@@ -249,7 +249,7 @@ class ToolSelector:
 
     async def _resolve_embedder(self) -> None:
         if self._embedder is None and self.plugin_manager is not None:
-            from victor_core.tools import call_hook
+            from victor_core.execution._tools import call_hook
 
             found = await call_hook(self.plugin_manager, "victor_embedder", settings=self.settings)
             self._embedder = found or HashingEmbedder()
@@ -413,7 +413,7 @@ class ToolSelector:
             cache = self._cache("embedding")
         if cache is None:
             return list(embedder.embed_sparse(texts) if sparse else embedder.embed(texts))
-        from victor_core.caches import decode_vector, embedding_key, encode_vector
+        from victor_core.cache._manager import decode_vector, embedding_key, encode_vector
 
         keys = [embedding_key(embedder.name, text) for text in texts]
         out: list[Any] = [None] * len(texts)
@@ -585,7 +585,7 @@ def _caches() -> Any:
     """``victor_core.caches``, imported on first use (it imports diskcache)."""
     global _CACHES
     if _CACHES is None:
-        import victor_core.caches as module
+        import victor_core.cache._manager as module
 
         _CACHES = module
     return _CACHES

@@ -26,7 +26,7 @@ from typing import Any
 
 import diskcache
 
-from victor_core.cache import UndecodableEntry
+from victor_core.cache._tiered import UndecodableEntry
 
 __all__ = ["SafeDisk", "open_store"]
 

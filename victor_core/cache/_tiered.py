@@ -18,7 +18,7 @@ Keys are human-readable strings (folded for case and whitespace when
 can match glob patterns against them with one indexed SQL statement.
 
 Values are JSON or bytes, framed by one format byte. The disk level never
-unpickles (see :mod:`victor_core._disk`). When the cache directory is
+unpickles (see :mod:`victor_core.cache._disk`). When the cache directory is
 missing, unwritable, corrupt or locked, the cache logs one warning and keeps
 working from memory alone; ``get`` and ``set`` never raise because of the disk.
 
@@ -721,7 +721,7 @@ class TieredCache:
                 return None
             try:
                 _make_private_dir(directory)
-                from victor_core._disk import open_store
+                from victor_core.cache._disk import open_store
 
                 self._store = open_store(str(directory), timeout=self._timeout)
                 self._state = _OPEN

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from victor_core.cache import TieredCache, check_fraction, fold_key
+from victor_core.cache._tiered import TieredCache, check_fraction, fold_key
 from victor_core.exceptions import CacheError
 
 if TYPE_CHECKING:

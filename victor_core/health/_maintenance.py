@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from victor_core._tasks import cancel_task
 
 if TYPE_CHECKING:
-    from victor_core.memory import MemoryManager
+    from victor_core.memory._memory import MemoryManager
     from victor_core.settings import Settings
 
 __all__ = ["Maintenance"]

@@ -1,0 +1,31 @@
+"""Metrics: counters, gauges, timers, histograms, exposition and hook timing."""
+
+from __future__ import annotations
+
+from victor_core.metrics._profiling import ProfileResult as ProfileResult
+from victor_core.metrics._profiling import profile as profile
+from victor_core.metrics._registry import DEFAULT_BUCKETS as DEFAULT_BUCKETS
+from victor_core.metrics._registry import DEFAULT_TIME_BUCKETS as DEFAULT_TIME_BUCKETS
+from victor_core.metrics._registry import Counter as Counter
+from victor_core.metrics._registry import Gauge as Gauge
+from victor_core.metrics._registry import Histogram as Histogram
+from victor_core.metrics._registry import MetricsError as MetricsError
+from victor_core.metrics._registry import MetricsRegistry as MetricsRegistry
+from victor_core.metrics._registry import Timer as Timer
+from victor_core.metrics._registry import instrument as instrument
+from victor_core.metrics._registry import quantile as quantile
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "DEFAULT_TIME_BUCKETS",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "MetricsError",
+    "MetricsRegistry",
+    "ProfileResult",
+    "Timer",
+    "instrument",
+    "profile",
+    "quantile",
+]
