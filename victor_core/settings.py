@@ -158,6 +158,35 @@ def _str_list(doc: str) -> Any:
     )
 
 
+def _to_mapping(value: Any) -> Any:
+    # A JSON document (from an environment variable) becomes a mapping.
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            return value
+    return value
+
+
+def _mapping(doc: str) -> Any:
+    accepts = "a mapping of names to tables (a TOML table or a JSON object)"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()
+        ):
+            raise _fail(attribute.name, value, accepts, wrong_type=True)
+
+    return attrs.field(
+        factory=dict,
+        validator=check,
+        converter=_to_mapping,
+        metadata={"doc": doc, "accepts": accepts},
+    )
+
+
 def _user_dir(kind: str) -> Path:
     """The per-user cache or data directory of victor-core, by platform convention."""
     home = Path.home()
@@ -392,6 +421,67 @@ class Settings:
     )
     error_rate_threshold: float = _float(
         0.05, "Error rate above which the monitor warns.", lo=0.0, hi=1.0
+    )
+
+    # The model-driven loop ------------------------------------------------------------
+    agent_max_turns: int = _int(
+        10,
+        "Model turns per run before the run stops (its status names this budget).",
+        lo=1,
+        hi=1000,
+    )
+    agent_max_tool_calls: int = _int(
+        16, "Tool calls one model turn may ask for; more are refused.", lo=1, hi=1024
+    )
+    agent_max_tokens: int = _int(
+        0, "Tokens (prompt plus completion) per run; 0 means no limit.", lo=0, hi=100_000_000
+    )
+    agent_approval: str = _str(
+        "writes",
+        "Which tool calls wait for approval: never, writes (files, code, network), always.",
+        choices=("never", "writes", "always"),
+    )
+    provider_offline_fallback: bool = _bool(
+        False, "When the configured provider fails, answer offline instead of failing the run."
+    )
+
+    # Beyond one machine ---------------------------------------------------------------
+    cache_backend: str = _str(
+        "disk", "The shared cache level (L2): disk, redis, or a plugin's backend name."
+    )
+    redis_url: str = _str("redis://127.0.0.1:6379/0", "The Redis server of the redis backend.")
+    executor_backend: str = _str(
+        "local", "Where tools run: local, ray, or a plugin's executor backend name."
+    )
+    ray_address: str = _str(
+        "", "The Ray cluster's address; empty starts or joins a local Ray instance."
+    )
+
+    # Tools ----------------------------------------------------------------------------
+    mcp_servers: dict[str, Any] = _mapping(
+        "MCP servers whose tools become victor tools: {name: {command, args, env} or {url}}."
+    )
+    analysis_max_files: int = _int(
+        5000,
+        "Files one analysis tool reads per run; more are skipped and flagged.",
+        lo=1,
+        hi=10_000_000,
+    )
+    analysis_max_file_bytes: int = _int(
+        2_000_000,
+        "Bytes read from one file; a larger file is skipped and reported.",
+        lo=1,
+        hi=1 << 40,
+    )
+    analysis_max_total_bytes: int = _int(
+        200_000_000,
+        "Bytes one analysis tool reads per run; the rest is skipped and flagged.",
+        lo=1,
+        hi=1 << 42,
+    )
+    docs_base_url: str = _str(
+        "https://victor-core.readthedocs.io/en/latest",
+        "Base URL of the published documentation that error messages link to.",
     )
 
     # Plugins and storage -------------------------------------------------------------
