@@ -13,6 +13,7 @@ personas      ``victor_core.personas``    :func:`~.personas.victor_personas`
 planning      ``victor_core.planning``    :func:`~.planning.victor_plan`
 memory        ``victor_core.memory``      :func:`~.memory.victor_memory_backend`, ...
 providers     ``victor_core.providers``   :func:`~.providers.victor_providers`, ...
+backends      ``victor_core.backends``    :func:`~.backends.victor_cache_backend`, ...
 ============  ==========================  ============================================
 """
 
@@ -20,7 +21,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from victor_core.hookspecs import core, memory, personas, planning, providers, skills, tools
+from victor_core.hookspecs import (
+    backends,
+    core,
+    memory,
+    personas,
+    planning,
+    providers,
+    skills,
+    tools,
+)
+from victor_core.hookspecs.backends import victor_cache_backend, victor_executor_backend
 from victor_core.hookspecs.core import victor_add_hookspecs
 from victor_core.hookspecs.memory import (
     victor_consolidation_strategies,
@@ -42,14 +53,17 @@ FAMILIES: dict[str, ModuleType] = {
     "planning": planning,
     "memory": memory,
     "providers": providers,
+    "backends": backends,
 }
 
 __all__ = [
     "FAMILIES",
     "victor_add_hookspecs",
+    "victor_cache_backend",
     "victor_consolidation_strategies",
     "victor_embedder",
     "victor_episode_stored",
+    "victor_executor_backend",
     "victor_memory_backend",
     "victor_personas",
     "victor_plan",

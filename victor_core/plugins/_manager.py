@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The families victor-core defines; plugins may add more (see ``add_hookspecs``).
-BUILTIN_FAMILIES = ("tools", "skills", "personas", "planning", "memory", "providers")
+BUILTIN_FAMILIES = ("tools", "skills", "personas", "planning", "memory", "providers", "backends")
 
 #: Built-in plugins: ``name -> (family, module)``. They load like any other plugin
 #: of their family (lazily, through this manager), before the installed ones, so

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from victor_core._markers import hookimpl
+from victor_core import hookimpl
 from victor_core.models import Skill
 
 from victor_code_skills._skills import check_test_health, code_review, repo_overview

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from victor_core._markers import hookimpl
+from victor_core import hookimpl
 
 __all__ = ["victor_providers"]
 

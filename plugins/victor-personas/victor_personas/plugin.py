@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from victor_core._markers import hookimpl
+from victor_core import hookimpl
 from victor_core.models import Persona
 
 __all__ = ["PERSONAS", "victor_personas"]

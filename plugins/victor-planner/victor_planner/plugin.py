@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from victor_core._markers import hookimpl
+from victor_core import hookimpl
 from victor_core.models import Plan
 
 from victor_planner._planner import GoalPlanner

@@ -7,7 +7,7 @@ a user would use to ask for it.
 
 from __future__ import annotations
 
-from victor_core._markers import hookimpl
+from victor_core import hookimpl
 from victor_core.models import Tool
 
 from victor_workspace_tools._analysis import analyze_code
