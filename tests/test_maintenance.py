@@ -31,11 +31,6 @@ def _manager(settings: Settings, clock: Clock) -> MemoryManager:
 def test_run_once_does_every_step(settings: Settings) -> None:
     clock = Clock()
     conf = settings.evolve(episode_retention_days=7)
-    swept: list[int] = []
-
-    async def clear_expired_cache() -> int:
-        swept.append(1)
-        return 4
 
     async def main() -> tuple[dict[str, Any], int]:
         manager = _manager(conf, clock)
@@ -45,7 +40,7 @@ def test_run_once_does_every_step(settings: Settings) -> None:
                 clock.now = start - age * DAY
                 await manager.episodic.record("check the logs", [], "clean")
             clock.now = start
-            maintenance = Maintenance(conf, memory=manager, clear_expired_cache=clear_expired_cache)
+            maintenance = Maintenance(conf, memory=manager)
             report = await maintenance.run_once()
             assert maintenance.runs == 1
             assert maintenance.last_report is report
@@ -55,22 +50,22 @@ def test_run_once_does_every_step(settings: Settings) -> None:
 
     report, facts = asyncio.run(main())
     assert report["episodes_removed"] == 2
-    assert report["cache_entries_removed"] == 4
     assert report["consolidation"]["facts_created"] == 1
     assert report["errors"] == {}
     assert facts == 1
-    assert swept == [1]
+    assert "cache_entries_removed" not in report  # the cache manager sweeps its own
 
 
 def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
-    def broken_cache() -> int:
-        raise OSError("cache directory is locked")
+    async def broken_consolidation() -> Any:
+        raise OSError("memory store is locked")
 
     async def main() -> dict[str, Any]:
         manager = _manager(settings, Clock())
         try:
             await manager.episodic.record("g", [], "ok")
-            maintenance = Maintenance(settings, memory=manager, clear_expired_cache=broken_cache)
+            manager.consolidate = broken_consolidation  # type: ignore[method-assign]
+            maintenance = Maintenance(settings, memory=manager)
             with capture_logs() as logs:
                 report = await maintenance.run_once()
             assert any(log["event"] == "maintenance_step_failed" for log in logs)
@@ -80,9 +75,8 @@ def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
 
     report = asyncio.run(main())
     assert report["episodes_removed"] == 0
-    assert "cache directory is locked" in report["errors"]["cache_entries_removed"]
-    assert report["cache_entries_removed"] is None
-    assert report["consolidation"] is not None
+    assert "memory store is locked" in report["errors"]["consolidation"]
+    assert report["consolidation"] is None
 
 
 def test_nothing_to_do_without_services(settings: Settings) -> None:
@@ -93,25 +87,19 @@ def test_nothing_to_do_without_services(settings: Settings) -> None:
 
 def test_start_is_opt_in_and_stop_is_clean(settings: Settings) -> None:
     sleeps: list[float] = []
-    runs = 0
-
-    def sweep() -> int:
-        nonlocal runs
-        runs += 1
-        return 0
 
     async def fast_sleep(seconds: float) -> None:
         sleeps.append(seconds)
         await asyncio.sleep(0)
 
     async def main() -> tuple[bool, bool, bool, bool]:
-        disabled = Maintenance(settings, clear_expired_cache=sweep, sleep=fast_sleep)
+        disabled = Maintenance(settings, sleep=fast_sleep)
         off = disabled.start()
         conf = settings.evolve(maintenance_enabled=True, maintenance_interval=120)
-        maintenance = Maintenance(conf, clear_expired_cache=sweep, sleep=fast_sleep)
+        maintenance = Maintenance(conf, sleep=fast_sleep)
         on = maintenance.start()
         twice = maintenance.start()
-        while runs < 3:
+        while maintenance.runs < 3:
             await asyncio.sleep(0)
         running = maintenance.running
         await maintenance.stop()

@@ -94,7 +94,11 @@ class AgentOrchestrator:
         """The tool-selection, response and embedding caches."""
         from victor_core.cache._manager import CacheManager
 
-        return CacheManager(self.settings, metrics=self.metrics)
+        return CacheManager(
+            self.settings,
+            metrics=self.metrics,
+            find_backend=self.plugin_manager.hook.victor_cache_backend,
+        )
 
     @cached_property
     def tools(self) -> ToolRegistry:
@@ -177,12 +181,10 @@ class AgentOrchestrator:
 
     @cached_property
     def maintenance(self) -> Maintenance:
-        """Periodic clean-up: old episodes, expired cache entries, consolidation."""
+        """Periodic clean-up: old episodes, consolidation."""
         from victor_core.health._maintenance import Maintenance
 
-        return Maintenance(
-            self.settings, memory=self.memory, clear_expired_cache=self.clear_expired_cache
-        )
+        return Maintenance(self.settings, memory=self.memory)
 
     @cached_property
     def monitor(self) -> Monitor:

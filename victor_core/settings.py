@@ -329,7 +329,7 @@ class Settings:
     )
     maintenance_enabled: bool = _bool(
         False,
-        "Run periodic maintenance (old episodes, expired cache entries, consolidation).",
+        "Run periodic maintenance (old episodes, consolidation).",
     )
     maintenance_interval: float = _float(
         _HOUR, "Seconds between maintenance runs.", lo=1.0, hi=30 * _DAY

@@ -10,21 +10,48 @@ cache type         key                                        value
 ``embedding``      :func:`embedding_key` (model, text)           :func:`encode_vector`
 =================  =========================================  ===================
 
-Each is a :class:`~victor_core.cache.TieredCache` in ``cache_dir/<type>/``,
-opened the first time it is used. ``<type>_cache_enabled=False`` turns a cache
-off: :meth:`CacheManager.get` then returns ``None``.
+Each is a :class:`~victor_core.cache.TieredCache` whose shared level is the
+disk store in ``cache_dir/<type>/`` (``cache_backend = "disk"``) or the level a
+backend plugin returns from ``victor_cache_backend`` (``"redis"``: the bundled
+``victor-redis``), opened the first time it is used.
+``<type>_cache_enabled=False`` turns a cache off: :meth:`CacheManager.get`
+then returns ``None``.
+
+Expired entries are swept in one place: the manager's sweeper thread
+(``cache_auto_invalidate``, every ``cache_auto_invalidate_interval`` seconds),
+beside the lazy expiry of every lookup and ``clear_expired_cache()`` on demand.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from victor_core.cache._tiered import TieredCache, check_fraction, fold_key
+from victor_core.cache._tiered import TieredCache, check_fraction
+
+# The key builders live in victor_core.cache.keys; they are re-exported here
+# for the modules that import them from the manager.
+from victor_core.cache.keys import (
+    NAMESPACES,
+    decode_vector,
+    embedding_key,
+    encode_vector,
+    response_key,
+    tool_selection_key,
+)
 from victor_core.exceptions import CacheError
 
 if TYPE_CHECKING:
+    from victor_core.cache._level import LevelFactory
     from victor_core.settings import Settings
+
+#: Asks the backend plugins for the level factory of a backend name (the
+#: ``victor_cache_backend`` hook, called with keywords ``name`` and ``settings``).
+FindBackend = Callable[..., "LevelFactory | None"]
+
+#: The backend built into victor-core.
+BUILTIN_BACKEND = "disk"
 
 __all__ = [
     "CACHE_TYPES",
@@ -40,15 +67,15 @@ __all__ = [
 #: The cache types, in the order statistics list them.
 CACHE_TYPES = ("tool_selection", "response", "embedding")
 
-#: Namespaces of the tool-selection cache and the setting that switches each.
-NAMESPACES = {
-    "query": "tool_selection_cache_query",
-    "context": "tool_selection_cache_context",
-    "rl": "tool_selection_cache_rl",
-}
 
-# Longest excerpt of free text kept readable in a key (the digest makes it unique).
-_EXCERPT = 48
+def known_backends() -> list[str]:
+    """The backend names this installation knows: ``"disk"``, then the plugins' entry points."""
+    names = [BUILTIN_BACKEND]
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="victor_core.backends"):
+        names.append(entry.name)
+    return names
 
 
 def _check_type(cache_type: Any) -> str:
@@ -59,149 +86,6 @@ def _check_type(cache_type: Any) -> str:
             cache=str(cache_type),
         )
     return str(cache_type)
-
-
-# -- keys -------------------------------------------------------------------------------
-
-
-def _canonical_default(value: Any) -> Any:
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).hex()
-    to_dict = getattr(value, "to_dict", None) or getattr(value, "model_dump", None)
-    if callable(to_dict):
-        return to_dict()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _digest(document: Any) -> str:
-    """sha256 (hex) of the canonical JSON form of ``document``."""
-    import hashlib
-    import json
-
-    try:
-        text = json.dumps(
-            document,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=_canonical_default,
-        )
-    except (TypeError, ValueError) as exc:
-        raise CacheError(f"cannot build a cache key: {exc}") from None
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _excerpt(text: str) -> str:
-    folded = " ".join(text.split())
-    return folded if len(folded) <= _EXCERPT else folded[:_EXCERPT] + "…"
-
-
-def tool_selection_key(query: str, *, namespace: str = "query", context: Any = None) -> str:
-    """The readable key of a tool selection: ``"<namespace>:<query>[#<context digest>]"``.
-
-    The query is folded (case, whitespace) so that equivalent queries share an
-    entry; a context (recent messages, stage...) adds a digest of its canonical JSON.
-
-    Args:
-        query: the user's query.
-        namespace: ``"query"``, ``"context"`` or ``"rl"`` (learned rankings).
-        context: JSON-like data the selection depends on (``None``: none).
-
-    Raises:
-        CacheError: unknown namespace, non-string query, or context not JSON-like.
-    """
-    if namespace not in NAMESPACES:
-        raise CacheError(
-            f"unknown tool-selection namespace {namespace!r}; accepted: "
-            + ", ".join(repr(n) for n in NAMESPACES),
-            cache="tool_selection",
-        )
-    if not isinstance(query, str):
-        raise CacheError(
-            f"query must be a string (got {type(query).__name__})", cache="tool_selection"
-        )
-    key = f"{namespace}:{fold_key(query)}"
-    if context is not None:
-        key += "#" + _digest(context)[:32]
-    return key
-
-
-def response_key(provider: str, model: str, messages: Any, parameters: Any = None) -> str:
-    """The readable key of a provider response: ``"<provider>/<model>:<excerpt>#<sha256>"``.
-
-    The excerpt is the start of the last message's content (for glob
-    invalidation); the sha256 covers the canonical JSON of messages and
-    parameters, so any change to either is a different key.
-
-    Raises:
-        CacheError: messages or parameters are not JSON-like.
-    """
-    last = ""
-    if isinstance(messages, (list, tuple)) and messages:
-        tail = messages[-1]
-        content = tail.get("content") if isinstance(tail, dict) else tail
-        last = content if isinstance(content, str) else ""
-    elif isinstance(messages, str):
-        last = messages
-    digest = _digest({"messages": messages, "parameters": parameters or {}})
-    return f"{provider}/{model}:{_excerpt(last)}#{digest}"
-
-
-def embedding_key(model: str, text: str) -> str:
-    """The readable key of an embedding: ``"<model>:<excerpt>#<sha256 of text>"``.
-
-    Raises:
-        CacheError: ``text`` is not a string.
-    """
-    if not isinstance(text, str):
-        raise CacheError(f"text must be a string (got {type(text).__name__})", cache="embedding")
-    import hashlib
-
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return f"{model}:{_excerpt(text)}#{digest}"
-
-
-def encode_vector(vector: Any) -> bytes:
-    """Pack a vector of floats as little-endian float32 bytes (4 bytes per component).
-
-    Raises:
-        CacheError: a component is not a number.
-    """
-    import array
-    import sys
-
-    try:
-        packed = array.array("f", vector)
-    except TypeError as exc:
-        raise CacheError(f"vector components must be numbers ({exc})", cache="embedding") from None
-    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
-        packed.byteswap()
-    return packed.tobytes()
-
-
-def decode_vector(data: bytes) -> list[float]:
-    """Inverse of :func:`encode_vector`.
-
-    Raises:
-        CacheError: ``data`` is not bytes of a length divisible by 4.
-    """
-    import array
-    import sys
-
-    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) % 4:
-        size = len(data) if isinstance(data, (bytes, bytearray, memoryview)) else "?"
-        raise CacheError(
-            "an encoded vector must be bytes whose length is a multiple of 4"
-            f" (got {type(data).__name__} of length {size})",
-            cache="embedding",
-        )
-    packed = array.array("f")
-    packed.frombytes(bytes(data))
-    if sys.byteorder == "big":  # pragma: no cover
-        packed.byteswap()
-    return packed.tolist()
 
 
 # -- the manager ------------------------------------------------------------------------
@@ -217,12 +101,24 @@ class CacheManager:
             ``create_counter(name, description).increment()``); when given, every
             lookup increments ``victor_cache_<type>_hits_total`` or ``..._misses_total``.
         clock: time source of the caches (default :func:`time.time`).
+        find_backend: the ``victor_cache_backend`` hook caller, asked once for the
+            level factory when ``cache_backend`` is not ``"disk"`` (default: the
+            hook of a plugin manager built from ``settings``).
     """
 
-    def __init__(self, settings: Settings, *, metrics: Any = None, clock: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Any = None,
+        clock: Any = None,
+        find_backend: FindBackend | None = None,
+    ) -> None:
         self.settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._find_backend = find_backend
+        self._factory: LevelFactory | None = None
         self._caches: dict[str, TieredCache] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -261,11 +157,38 @@ class CacheManager:
                     self._start_sweeper()
         return cache
 
+    def level_factory(self) -> LevelFactory | None:
+        """The factory of shared levels for ``cache_backend`` (None: the built-in disk level).
+
+        Raises:
+            CacheError: no installed backend answers to the name.
+        """
+        name = self.settings.cache_backend
+        if name == BUILTIN_BACKEND:
+            return None
+        if self._factory is None:
+            find = self._find_backend
+            if find is None:
+                from victor_core.plugins import PluginManager
+
+                find = PluginManager(self.settings).hook.victor_cache_backend
+            factory = find(name=name, settings=self.settings)
+            if factory is None:
+                raise CacheError(
+                    f"cache_backend {name!r} is not provided by any installed plugin;"
+                    f" known: {', '.join(repr(n) for n in known_backends())}"
+                    " (install victor-redis for 'redis')"
+                )
+            self._factory = factory
+        return self._factory
+
     def _build(self, cache_type: str) -> TieredCache:
         settings = self.settings
+        factory = self.level_factory()
         return TieredCache(
             cache_type,
-            directory=settings.cache_dir / cache_type,
+            directory=settings.cache_dir / cache_type if factory is None else None,
+            level=None if factory is None else factory(cache_type),
             max_size=getattr(settings, f"{cache_type}_cache_size"),
             ttl=getattr(settings, f"{cache_type}_cache_ttl"),
             # Tool selections are keyed by natural-language queries: fold them.

@@ -1,11 +1,12 @@
-"""TieredCache: an in-process LRU (L1) in front of a diskcache store (L2).
+"""TieredCache: an in-process LRU (L1) in front of a shared level (L2).
 
 The two levels::
 
     get(key) ──► L1: OrderedDict + lock, per-entry expiry ──hit──► value
                   │ miss
                   ▼
-                 L2: diskcache (SQLite) in ``directory``, shared by processes
+                 L2: a CacheLevel - by default diskcache (SQLite) in
+                  │  ``directory``, shared by processes; or Redis, shared by machines
                   │ hit: value promoted into L1
                   ▼ miss: default
 
@@ -15,12 +16,15 @@ ones; ``evictions`` counts the entries removed for size.
 
 Keys are human-readable strings (folded for case and whitespace when
 ``normalize`` is on) and are stored as they are, so :meth:`TieredCache.invalidate`
-can match glob patterns against them with one indexed SQL statement.
+can match glob patterns against them (:func:`victor_core.cache.keys.matching_keys`,
+the same semantics in every level).
 
-Values are JSON or bytes, framed by one format byte. The disk level never
-unpickles (see :mod:`victor_core.cache._disk`). When the cache directory is
-missing, unwritable, corrupt or locked, the cache logs one warning and keeps
-working from memory alone; ``get`` and ``set`` never raise because of the disk.
+Values are JSON or bytes, framed by one format byte; no level ever unpickles
+(see :mod:`victor_core.cache._disk`). The shared level sits behind the small
+protocol :class:`~victor_core.cache.CacheLevel` (``level=``). When it is
+missing, unwritable, corrupt, locked or unreachable, the cache logs one
+warning and keeps working from memory alone; ``get`` and ``set`` never raise
+because of it.
 
 diskcache, sqlite3 and structlog are imported the first time the disk level
 or the logger is needed, so importing this module stays cheap.
@@ -38,10 +42,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from victor_core.cache._level import UndecodableEntry
+from victor_core.cache.keys import fold_key, matching_keys
 from victor_core.exceptions import CacheError
 
 if TYPE_CHECKING:
-    import diskcache
+    from victor_core.cache._level import CacheLevel
 
 __all__ = ["TieredCache", "UndecodableEntry", "fold_key"]
 
@@ -49,24 +55,6 @@ _MISSING: Any = object()
 _INF = math.inf
 _JSON = b"\x01"
 _BYTES = b"\x02"
-
-# The columns of diskcache's Cache table read on an L2 lookup; "tag" holds the
-# expiry time by the cache's clock (diskcache's own expire_time uses time.time).
-_SELECT = "SELECT tag, mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
-
-# States of the disk level.
-_CLOSED = 0
-_OPEN = 1
-_FAILED = 2
-
-
-class UndecodableEntry(ValueError):
-    """A stored entry is not in victor-core's safe format (for example a pickle)."""
-
-
-def fold_key(key: str) -> str:
-    """Fold case and runs of whitespace: ``"  Find  FILES "`` -> ``"find files"``."""
-    return " ".join(key.lower().split())
 
 
 def _encode(value: Any) -> bytes:
@@ -100,53 +88,11 @@ def _decode(blob: bytes) -> Any:
     raise UndecodableEntry(f"unknown entry format byte {head!r}")
 
 
-def _glob_to_sqlite(pattern: str) -> str:
-    # fnmatch negates a set with "[!...]", SQLite's GLOB with "[^...]".
-    return pattern.replace("[!", "[^")
-
-
-def _glob_filter(pattern: str, keys: Any) -> set[str]:
-    """The keys matching the fnmatch-style ``pattern`` (case-sensitive).
-
-    The common shapes - ``"*text*"``, ``"text*"``, ``"*text"``, ``"text"`` -
-    use string methods, several times faster than a regular expression over
-    tens of thousands of keys.
-    """
-    if "?" not in pattern and "[" not in pattern:
-        parts = pattern.split("*")
-        if len(parts) == 1:
-            return {pattern} if pattern in keys else set()
-        if len(parts) == 2:
-            head, tail = parts
-            if not head:
-                return {k for k in keys if k.endswith(tail)}
-            if not tail:
-                return {k for k in keys if k.startswith(head)}
-        if len(parts) == 3 and not parts[0] and not parts[2]:
-            text = parts[1]
-            return {k for k in keys if text in k}
-    import fnmatch
-    import re
-
-    match = re.compile(fnmatch.translate(pattern)).match
-    return {k for k in keys if match(k)}
-
-
 def _rates(hits: int, misses: int) -> tuple[float, float]:
     total = hits + misses
     if not total:
         return 0.0, 0.0
     return hits / total, misses / total
-
-
-def _make_private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) readable by the owner only."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # mkdir's mode is masked by the umask and ignored for an existing
-    # directory; tighten our own directory explicitly.
-    owner = getattr(os, "geteuid", None)
-    if owner is None or path.stat().st_uid == owner():
-        path.chmod(0o700)
 
 
 def check_fraction(fraction: Any, *, cache: str | None = None) -> None:
@@ -162,20 +108,22 @@ def check_fraction(fraction: Any, *, cache: str | None = None) -> None:
 
 
 class TieredCache:
-    """A two-level cache: in-process LRU with TTL, then a diskcache store.
+    """A two-level cache: in-process LRU with TTL, then a shared level (diskcache by default).
 
     Args:
         name: name shown in statistics and warnings (``"tool_selection"``).
         directory: directory of the disk level (created owner-only, 0700);
-            ``None`` keeps the cache in memory only.
+            ``None`` (and no ``level``) keeps the cache in memory only.
         max_size: most entries in each level.
         ttl: default seconds an entry lives (``None``: until evicted).
         normalize: fold case and whitespace of keys and patterns.
         clock: returns the current time in seconds (default :func:`time.time`;
-            the disk level is shared by processes, so it must be wall-clock time).
-        timeout: seconds to wait for a busy database before giving up.
+            the shared level is shared by processes, so it must be wall-clock time).
+        timeout: seconds any open or statement of the disk level may wait on a busy database.
         bypass: predicate on the (folded) key; keys it accepts are never cached.
         on_lookup: called with ``True`` (hit) or ``False`` (miss) after each lookup.
+        level: the shared level (a :class:`~victor_core.cache.CacheLevel`), instead
+            of the disk level in ``directory``.
 
     Raises:
         CacheError: an argument is out of range.
@@ -193,6 +141,7 @@ class TieredCache:
         timeout: float = 2.0,
         bypass: Callable[[str], bool] | None = None,
         on_lookup: Callable[[bool], None] | None = None,
+        level: CacheLevel | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise CacheError(f"cache name must be a non-empty string (got {name!r})")
@@ -218,9 +167,11 @@ class TieredCache:
 
         self._lock = threading.Lock()
         self._l1: OrderedDict[str, tuple[Any, float]] = OrderedDict()
-        self._open_lock = threading.Lock()
-        self._store: diskcache.Cache | None = None
-        self._state = _CLOSED if directory is not None else _FAILED
+        self._level_lock = threading.Lock()
+        self._level: CacheLevel | None = level
+        self._watching = False
+        # Monotonic time before which the level is not tried again (inf: never).
+        self._down_until = 0.0 if (level is not None or directory is not None) else _INF
         self._warned = False
 
         # Combined hits are l1 + l2 hits; misses are counted once per lookup.
@@ -232,11 +183,12 @@ class TieredCache:
         self._l2_misses = 0
         self._l2_evictions = 0
         self._expired = 0
-        # hits, misses, evictions already added to the store's shared totals.
+        # hits, misses, evictions already added to the level's shared totals.
         self._flushed = (0, 0, 0)
 
     def __repr__(self) -> str:
-        return f"<TieredCache {self.name!r} directory={str(self.directory)!r}>"
+        where = self.directory if self._level is None else self._level
+        return f"<TieredCache {self.name!r} level={str(where)!r}>"
 
     def __enter__(self) -> TieredCache:
         return self
@@ -310,36 +262,30 @@ class TieredCache:
         return value if hit else default
 
     def _l2_get(self, key: str, now: float, expired_in_l1: bool = False) -> Any:
-        store = self._open()
-        if store is None:
+        level = self._usable()
+        if level is None:
             with self._lock:
                 self._misses += 1
                 self._expired += expired_in_l1
             return _MISSING
         try:
-            # One indexed SELECT; diskcache's get() adds little but overhead here.
-            rows = store._sql(_SELECT, (key,)).fetchall()
-            if rows:
-                ((expires, mode, filename, stored),) = rows
-                if expires is not None and type(expires) not in (float, int):
-                    raise UndecodableEntry(f"expiry time is {type(expires).__name__}")
-                blob = store.disk.fetch(mode, filename, stored, False)
-                value = _decode(blob)
-            else:
-                blob = expires = _MISSING
+            row = level.get(key)
+            value = _MISSING if row is None else _decode(row[0])
         except UndecodableEntry as exc:
-            self._refuse(store, key, exc)
+            self._refuse(level, key, exc)
             return _MISSING
         except Exception as exc:
             self._fail(exc)
             with self._lock:
                 self._misses += 1
             return _MISSING
-        if blob is _MISSING or (expires is not None and expires <= now):  # type: ignore[operator]
+        self._recovered()
+        expires = None if row is None else row[1]
+        if row is None or (expires is not None and expires <= now):
             with self._lock:
                 self._l2_misses += 1
                 self._misses += 1
-                if blob is not _MISSING:
+                if row is not None:
                     self._expired += 1
             return _MISSING
         with self._lock:
@@ -347,7 +293,7 @@ class TieredCache:
             self._l1_put(key, value, _INF if expires is None else float(expires))
         return value
 
-    def _refuse(self, store: Any, key: str, exc: Exception) -> None:
+    def _refuse(self, level: CacheLevel, key: str, exc: Exception) -> None:
         """Count a refused (unsafe or corrupt) entry as a miss, warn, and drop it."""
         with self._lock:
             self._l2_misses += 1
@@ -356,7 +302,7 @@ class TieredCache:
 
         get_logger().warning("cache_entry_refused", cache=self.name, key=key, error=str(exc))
         try:
-            store.delete(key)
+            level.delete(key)
         except Exception as exc2:
             self._fail(exc2)
 
@@ -381,28 +327,10 @@ class TieredCache:
             CacheError: ``key`` is not a string, ``ttl`` is not positive, or the
                 value is neither JSON-serialisable nor bytes.
         """
-        key = self._key(key)
-        if self._bypass is not None and self._bypass(key):
-            return
-        ttl = self._ttl if ttl is None else self._check_ttl(ttl, self.name)
-        blob = _encode(value)
-        if isinstance(value, (bytearray, memoryview)):
-            value = bytes(value)
-        expires = None if ttl is None else self._clock() + ttl
-        with self._lock:
-            self._l1_put(key, value, _INF if expires is None else expires)
-        store = self._open()
-        if store is None:
-            return
-        try:
-            evicted = self._l2_set(store, [(key, value, blob)], expires)
-        except Exception as exc:
-            self._fail(exc)
-            return
-        self._forget_evicted(evicted)
+        self.set_many(((key, value),), ttl)
 
     def set_many(self, items: Any, ttl: float | None = None) -> None:
-        """Store several entries with one disk transaction (much faster than ``set`` each).
+        """Store several entries with one write to the shared level (much faster than ``set`` each).
 
         Args:
             items: a mapping, or an iterable of ``(key, value)`` pairs.
@@ -429,93 +357,60 @@ class TieredCache:
         with self._lock:
             for key, value, _ in batch:
                 self._l1_put(key, value, l1_expires)
-        store = self._open()
-        if store is None:
+        level = self._usable()
+        if level is None:
             return
         try:
-            evicted = self._l2_set(store, batch, expires)
+            evicted = level.set_many(
+                [(key, blob) for key, _, blob in batch], expires, self.max_size
+            )
         except Exception as exc:
             self._fail(exc)
             return
-        self._forget_evicted(evicted)
-
-    def _forget_evicted(self, evicted: list[str]) -> None:
+        self._recovered()
         if evicted:
             with self._lock:
                 self._l2_evictions += len(evicted)
                 for old in evicted:
                     self._l1.pop(old, None)
 
-    def _l2_set(self, store: Any, batch: list[Any], expires: float | None) -> list[str]:
-        """Write entries and trim the store to ``max_size``, in one transaction."""
-        with store.transact():
-            for key, _, blob in batch:
-                store.set(key, blob, tag=expires)
-            sql = store._sql  # diskcache has no public API for these two queries
-            ((count,),) = sql('SELECT value FROM Settings WHERE key = "count"').fetchall()
-            excess = count - self.max_size
-            if excess <= 0:
-                return []
-            rows = sql(
-                "SELECT rowid, key, filename FROM Cache ORDER BY store_time, rowid LIMIT ?",
-                (excess,),
-            ).fetchall()
-            self._delete_rows(store, rows)
-        return [row[1] for row in rows if isinstance(row[1], str)]
-
-    def _l2_delete_where(self, condition: str, parameter: Any) -> list[Any]:
-        """Delete the stored rows matching ``condition``; return their keys (none if L2 is off)."""
-        store = self._open()
-        if store is None:
-            return []
-        try:
-            with store.transact():
-                rows = store._sql(
-                    f"SELECT rowid, key, filename FROM Cache WHERE {condition}", (parameter,)
-                ).fetchall()
-                self._delete_rows(store, rows)
-        except Exception as exc:
-            self._fail(exc)
-            return []
-        return [row[1] for row in rows]
-
-    @staticmethod
-    def _delete_rows(store: Any, rows: list[Any]) -> None:
-        # Caller holds a transaction. Rows are deleted by rowid in chunks;
-        # file-backed rows (never written by us) also lose their file.
-        sql = store._sql
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            ids = ",".join(str(int(row[0])) for row in chunk)
-            sql(f"DELETE FROM Cache WHERE rowid IN ({ids})")
-        for row in rows:
-            if row[2] is not None:
-                store.disk.remove(row[2])
-
     def delete(self, key: str) -> bool:
         """Remove ``key`` from both levels; return whether it was cached."""
         key = self._key(key)
         with self._lock:
             found = self._l1.pop(key, None) is not None
-        store = self._open()
-        if store is not None:
+        level = self._usable()
+        if level is not None:
             try:
-                found = bool(store.delete(key)) or found
+                found = level.delete(key) or found
             except Exception as exc:
                 self._fail(exc)
         return found
 
     # -- maintenance ------------------------------------------------------------------
 
+    def _l2_call(self, operation: Callable[[CacheLevel], list[str]]) -> list[str]:
+        level = self._usable()
+        if level is None:
+            return []
+        try:
+            keys = operation(level)
+        except Exception as exc:
+            self._fail(exc)
+            return []
+        self._recovered()
+        return keys
+
     def invalidate(self, pattern: str) -> int:
         """Remove every entry whose key matches the glob ``pattern``.
 
         The pattern uses :mod:`fnmatch` syntax (``*``, ``?``, ``[seq]``,
-        ``[!seq]``), is case-sensitive, and is folded like the keys when the
-        cache normalises them.
+        ``[!seq]``; a ``[`` without its ``]`` is a literal ``[``), is
+        case-sensitive, and is folded like the keys when the cache normalises
+        them. Both levels match it the same way.
 
         Returns:
-            How many entries were removed.
+            How many distinct keys were removed (from either level).
 
         Raises:
             CacheError: ``pattern`` is not a string.
@@ -528,10 +423,10 @@ class TieredCache:
         if self.normalize:
             pattern = fold_key(pattern)
         with self._lock:
-            gone = _glob_filter(pattern, self._l1)
+            gone = matching_keys(pattern, self._l1)
             for key in gone:
                 del self._l1[key]
-        gone.update(self._l2_delete_where("raw = 1 AND key GLOB ?", _glob_to_sqlite(pattern)))
+        gone.update(self._l2_call(lambda level: level.delete_matching(pattern)))
         return len(gone)
 
     def clear_expired(self) -> int:
@@ -541,38 +436,30 @@ class TieredCache:
             gone = {key for key, (_, expires) in self._l1.items() if expires <= now}
             for key in gone:
                 del self._l1[key]
-        gone.update(self._l2_delete_where("tag IS NOT NULL AND tag <= ?", now))
+        gone.update(self._l2_call(lambda level: level.clear_expired(now)))
         with self._lock:
             self._expired += len(gone)
         return len(gone)
 
     def clear(self) -> int:
-        """Remove every entry from both levels; return how many there were."""
+        """Remove every entry of this cache from both levels; return how many there were."""
         with self._lock:
             removed = len(self._l1)
             self._l1.clear()
-        store = self._open()
-        if store is not None:
+        level = self._usable()
+        if level is not None:
             try:
-                with store.transact():
-                    ((count,),) = store._sql(
-                        'SELECT value FROM Settings WHERE key = "count"'
-                    ).fetchall()
-                    files = store._sql(
-                        "SELECT filename FROM Cache WHERE filename IS NOT NULL"
-                    ).fetchall()
-                    store._sql("DELETE FROM Cache")
-                for (name,) in files:
-                    store.disk.remove(name)
-                removed = max(removed, int(count))
+                removed = max(removed, level.clear())
             except Exception as exc:
                 self._fail(exc)
+            else:
+                self._recovered()
         return removed
 
     def shrink(self, fraction: float) -> int:
         """Drop the least recently used ``fraction`` of the L1 entries (memory shedding).
 
-        The disk level keeps them. Returns how many entries left memory.
+        The shared level keeps them. Returns how many entries left memory.
 
         Raises:
             CacheError: ``fraction`` is not between 0 and 1.
@@ -591,42 +478,45 @@ class TieredCache:
             ``hits``, ``misses``, ``hit_rate``, ``miss_rate``, ``current_size``,
             ``max_size``, ``evictions``, ``expired`` (lookups that found an entry
             expired, plus entries removed by :meth:`clear_expired`), and the same counters per
-            level under ``"l1"`` and ``"l2"`` (``l2`` also says whether the disk
-            level is ``available``). Hits and misses count this process's
-            lookups; ``current_size`` of the disk level counts every process's
-            entries.
+            level under ``"l1"`` and ``"l2"`` (``l2`` also says whether the shared
+            level is ``available``, its ``backend`` and where it is). Hits and
+            misses count this process's lookups; ``current_size`` of the shared
+            level counts every process's entries, and ``all_processes`` the
+            lookups of every process (None without a shared level).
         """
-        store = self._open()
+        level = self._usable()
         l2_size = 0
         shared: dict[str, int] = {}
-        if store is not None:
+        if level is not None:
             try:
-                ((l2_size,),) = store._sql(
-                    'SELECT value FROM Settings WHERE key = "count"'
-                ).fetchall()
-                shared = dict(store._sql("SELECT key, value FROM VictorStats").fetchall())
+                l2_size = level.size()
+                shared = level.stats()
             except Exception as exc:
                 self._fail(exc)
-                store = None
+                level = None
         with self._lock:
             l1_size = len(self._l1)
-            l1 = self._level(self._l1_hits, self._l1_misses, l1_size, self._l1_evictions)
-            l2 = self._level(self._l2_hits, self._l2_misses, int(l2_size), self._l2_evictions)
-            l2["available"] = store is not None
-            l2["directory"] = None if self.directory is None else str(self.directory)
-            combined = self._level(
+            l1 = self._figures(self._l1_hits, self._l1_misses, l1_size, self._l1_evictions)
+            l2 = self._figures(self._l2_hits, self._l2_misses, l2_size, self._l2_evictions)
+            l2["available"] = level is not None
+            combined = self._figures(
                 self._l1_hits + self._l2_hits,
                 self._misses,
-                int(l2_size) if store is not None else l1_size,
-                self._l2_evictions + (0 if store is not None else self._l1_evictions),
+                l2_size if level is not None else l1_size,
+                self._l2_evictions + (0 if level is not None else self._l1_evictions),
             )
             combined["expired"] = self._expired
             pending = self._pending()
+        where = self._level
+        l2["backend"] = where.backend if where is not None else ("disk" if self.directory else None)
+        l2["directory"] = None if self.directory is None else str(self.directory)
+        if where is not None:
+            l2.update(where.describe())
         everyone = None
-        if store is not None:
+        if level is not None:
             hits = shared.get("hits", 0) + pending[0]
             misses = shared.get("misses", 0) + pending[1]
-            everyone = self._level(hits, misses, int(l2_size), shared.get("evictions", 0))
+            everyone = self._figures(hits, misses, l2_size, shared.get("evictions", 0))
             everyone["evictions"] += pending[2]
         combined["l1"] = l1
         combined["l2"] = l2
@@ -640,37 +530,27 @@ class TieredCache:
         return (hits - done[0], self._misses - done[1], self._l2_evictions - done[2])
 
     def flush_stats(self) -> None:
-        """Add this process's new hits, misses and evictions to the store's shared totals.
+        """Add this process's new hits, misses and evictions to the level's shared totals.
 
-        :meth:`close` calls it; the totals appear in ``stats()["all_processes"]``
-        of every process, and in ``victor cache stats``.
+        :meth:`close` and the expiry sweeper call it; the totals appear in
+        ``stats()["all_processes"]`` of every process, and in ``victor cache stats``.
         """
-        if self._store is None:
+        if self._level is None or self._down_until:
             return
         with self._lock:
             pending = self._pending()
             current = (self._l1_hits + self._l2_hits, self._misses, self._l2_evictions)
         if not any(pending):
             return
-        store = self._store
-        if store is None:
-            return
         try:
-            with store.transact():
-                for name, delta in zip(("hits", "misses", "evictions"), pending, strict=True):
-                    if delta:
-                        store._sql(
-                            "INSERT INTO VictorStats (key, value) VALUES (?, ?)"
-                            " ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
-                            (name, delta),
-                        )
+            self._level.add_stats(*pending)
         except Exception as exc:
             self._fail(exc)
             return
         with self._lock:
             self._flushed = current
 
-    def _level(self, hits: int, misses: int, size: int, evictions: int) -> dict[str, Any]:
+    def _figures(self, hits: int, misses: int, size: int, evictions: int) -> dict[str, Any]:
         hit_rate, miss_rate = _rates(hits, misses)
         return {
             "hits": hits,
@@ -683,74 +563,101 @@ class TieredCache:
         }
 
     def close(self) -> None:
-        """Drop the L1 entries and close the disk connection.
+        """Drop the L1 entries and close the shared level's connections.
 
-        Using the cache afterwards reopens the disk level.
+        Using the cache afterwards reopens the shared level.
         """
         self.flush_stats()
         with self._lock:
             self._l1.clear()
-        with self._open_lock:
-            store, self._store = self._store, None
-            if self._state == _OPEN:
-                self._state = _CLOSED
-        if store is not None:
+        level = self._level
+        with self._level_lock:
+            self._watching = False
+        if level is not None:
             # Closing a broken connection must not fail the caller.
             with contextlib.suppress(Exception):
-                store.close()
+                level.close()
 
     def release_thread_connection(self) -> None:
-        """Close the disk connection of the calling thread (worker threads call this)."""
-        store = self._store
-        if store is not None:
+        """Close the shared level's connection of the calling thread (worker threads call this)."""
+        release = getattr(self._level, "release_thread", None)
+        if release is not None:
             with contextlib.suppress(Exception):  # see close()
-                store.close()
+                release()
 
-    # -- the disk level -------------------------------------------------------------
+    # -- the shared level -------------------------------------------------------------
 
-    def _open(self) -> Any:
-        """The diskcache store, opened on first use; ``None`` when unavailable."""
-        store = self._store
-        if store is not None or self._state == _FAILED:
-            return store
-        with self._open_lock:
-            if self._store is not None or self._state == _FAILED:
-                return self._store
-            directory = self.directory
-            if directory is None:  # pragma: no cover - state is _FAILED then
-                return None
-            try:
-                _make_private_dir(directory)
-                from victor_core.cache._disk import open_store
+    def _usable(self) -> CacheLevel | None:
+        """The shared level, built on first use; ``None`` while it is unavailable."""
+        down = self._down_until
+        if down and time.monotonic() < down:
+            return None
+        level = self._level
+        if level is None or not self._watching:
+            with self._level_lock:
+                level = self._level
+                if level is None:
+                    if self.directory is None:  # pragma: no cover - _down_until is inf then
+                        return None
+                    from victor_core.cache._disk import DiskLevel
 
-                self._store = open_store(str(directory), timeout=self._timeout)
-                self._state = _OPEN
-            except Exception as exc:
-                self._state = _FAILED
-                self._warn_unavailable(exc)
-            return self._store
+                    level = self._level = DiskLevel(self.directory, timeout=self._timeout)
+                if not self._watching:
+                    self._watching = True
+                    try:
+                        level.watch(self._dropped_elsewhere)
+                    except Exception as exc:
+                        self._watching = False
+                        self._fail(exc)
+                        return None
+        return level
+
+    def _dropped_elsewhere(self, keys: list[str] | None) -> None:
+        """Another process removed or overwrote ``keys`` (None: everything): drop our copies."""
+        with self._lock:
+            if keys is None:
+                self._l1.clear()
+                return
+            for key in keys:
+                self._l1.pop(key, None)
 
     def _fail(self, exc: BaseException) -> None:
-        """Give up the disk level after an error; the cache continues in memory."""
-        with self._open_lock:
-            store, self._store = self._store, None
-            self._state = _FAILED
-        if store is not None:
-            with contextlib.suppress(Exception):  # see close()
-                store.close()
-        self._warn_unavailable(exc)
-
-    def _warn_unavailable(self, exc: BaseException) -> None:
+        """Stop using the shared level for a while (or for good); the cache continues in memory."""
+        level = self._level
+        retry = None if level is None else level.retry_after
+        self._down_until = _INF if retry is None else time.monotonic() + retry
         with self._lock:
             if self._warned:
                 return
             self._warned = True
         from victor_core._log import get_logger
 
+        backend = "disk" if level is None else level.backend
+        where: dict[str, Any] = {"directory": str(self.directory)}
+        if level is not None:
+            where.update(level.describe())
         get_logger().warning(
-            "cache_disk_unavailable",
+            f"cache_{backend}_unavailable",
             cache=self.name,
-            directory=str(self.directory),
             error=f"{type(exc).__name__}: {exc}",
-            fallback="memory only",
+            fallback="memory only" if retry is None else f"memory only, retried every {retry:g} s",
+            **where,
+        )
+
+    def _recovered(self) -> None:
+        """The level answered again after an outage: say so once, and warn on the next one."""
+        if not self._down_until:
+            return
+        self._down_until = 0.0
+        with self._lock:
+            self._warned = False
+            # Entries removed elsewhere while we could not hear about it may be stale.
+            self._l1.clear()
+        from victor_core._log import get_logger
+
+        level = self._level
+        get_logger().info(
+            "cache_level_recovered",
+            cache=self.name,
+            backend=None if level is None else level.backend,
         )

@@ -2,8 +2,9 @@
 
 With ``maintenance_enabled=True`` the orchestrator starts a background task
 that, every ``maintenance_interval`` seconds (first run one interval after
-start), deletes episodes older than ``episode_retention_days``, clears
-expired cache entries and consolidates memory. Each step is isolated: one
+start), deletes episodes older than ``episode_retention_days`` and
+consolidates memory (expired cache entries have one sweeper of their own, the
+cache manager's, switched by ``cache_auto_invalidate``). Each step is isolated: one
 failing is logged and reported, and the others still run. ``aclose()`` stops
 the task cleanly.
 """
@@ -30,8 +31,6 @@ class Maintenance:
         settings: ``maintenance_enabled``, ``maintenance_interval``,
             ``episode_retention_days``.
         memory: the memory manager (None: skip the memory steps).
-        clear_expired_cache: called to sweep expired cache entries; may be async;
-            returns the number removed (None: skip the step).
         sleep: awaitable sleep (tests inject a fast one).
     """
 
@@ -40,12 +39,10 @@ class Maintenance:
         settings: Settings,
         *,
         memory: MemoryManager | None = None,
-        clear_expired_cache: Callable[[], Any] | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.memory = memory
-        self.clear_expired_cache = clear_expired_cache
         self._sleep = sleep
         self._task: Any = None
         self.runs = 0
@@ -89,14 +86,13 @@ class Maintenance:
         """Run every step now; return what each did.
 
         Returns:
-            ``{"episodes_removed": int | None, "cache_entries_removed": int | None,
+            ``{"episodes_removed": int | None,
             "consolidation": dict | None, "errors": {step: message}, "duration_s": float}``
             (None: the step did not run).
         """
         started = time.perf_counter()
         report: dict[str, Any] = {
             "episodes_removed": None,
-            "cache_entries_removed": None,
             "consolidation": None,
             "errors": {},
         }
@@ -107,8 +103,6 @@ class Maintenance:
                 "episodes_removed",
                 lambda: self.memory.episodic.clear_old_episodes(days=days),  # type: ignore[union-attr]
             )
-        if self.clear_expired_cache is not None:
-            await self._step(report, "cache_entries_removed", self.clear_expired_cache)
         if self.memory is not None:
             await self._step(report, "consolidation", self.memory.consolidate)
         report["duration_s"] = time.perf_counter() - started
@@ -119,7 +113,6 @@ class Maintenance:
         get_logger().info(
             "maintenance_done",
             episodes_removed=report["episodes_removed"],
-            cache_entries_removed=report["cache_entries_removed"],
             errors=report["errors"] or None,
         )
         return report
