@@ -45,7 +45,11 @@ class MemoryLevel:
         return self.rows.get(key)
 
     def set_many(
-        self, entries: Sequence[tuple[str, bytes]], expires: float | None, max_size: int
+        self,
+        entries: Sequence[tuple[str, bytes]],
+        expires: float | None,
+        max_size: int,
+        ttl: float | None = None,
     ) -> list[str]:
         self._check()
         for key, blob in entries:

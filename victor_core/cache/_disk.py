@@ -316,7 +316,11 @@ class DiskLevel:
         return result
 
     def set_many(
-        self, entries: Sequence[tuple[str, bytes]], expires: float | None, max_size: int
+        self,
+        entries: Sequence[tuple[str, bytes]],
+        expires: float | None,
+        max_size: int,
+        ttl: float | None = None,
     ) -> list[str]:
         def write(store: Any) -> list[str]:
             with store.transact():

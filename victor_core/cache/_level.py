@@ -50,9 +50,16 @@ class CacheLevel(Protocol):
         ...
 
     def set_many(
-        self, entries: Sequence[tuple[str, bytes]], expires: float | None, max_size: int
+        self,
+        entries: Sequence[tuple[str, bytes]],
+        expires: float | None,
+        max_size: int,
+        ttl: float | None = None,
     ) -> list[str]:
         """Store ``entries`` (key, framed value) expiring at ``expires``; keep at most ``max_size``.
+
+        ``expires`` is by the cache's clock (None: never); ``ttl`` is the same
+        moment as seconds from now, for a level whose own clock expires entries.
 
         Returns:
             The keys evicted to respect ``max_size`` (least recently stored first).

@@ -361,9 +361,8 @@ class TieredCache:
         if level is None:
             return
         try:
-            evicted = level.set_many(
-                [(key, blob) for key, _, blob in batch], expires, self.max_size
-            )
+            entries = [(key, blob) for key, _, blob in batch]
+            evicted = level.set_many(entries, expires, self.max_size, ttl)
         except Exception as exc:
             self._fail(exc)
             return
