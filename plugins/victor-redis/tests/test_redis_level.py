@@ -337,8 +337,12 @@ def test_a_password_never_reaches_logs_or_stats() -> None:
     assert "s3cret" not in repr(levels)
 
 
-def test_redis_killed_mid_run_then_back(tmp_path: Path) -> None:
-    """The server dies (SIGKILL, by pid): misses and one warning; it returns: reconnected."""
+def test_redis_killed_mid_run_then_back(tmp_path: Path, redis_server: RedisServer) -> None:
+    """The server dies (SIGKILL, by pid): misses and one warning; it returns: reconnected.
+
+    Its own server (the session's one, ``redis_server``, stays up); the fixture
+    makes this test skip, or fail under VICTOR_REQUIRE_SERVERS=1, without the binary.
+    """
     server = RedisServer(tmp_path / "redis")
     server.start()
     try:
@@ -368,3 +372,44 @@ def test_redis_killed_mid_run_then_back(tmp_path: Path) -> None:
         reader.close()
     finally:
         server.stop()
+
+
+def test_a_server_that_never_answers_costs_one_bounded_call() -> None:
+    """A TCP peer that accepts and stays silent: the call times out, the lookup is a miss."""
+    import socket
+    import threading
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    levels = RedisLevels(f"redis://127.0.0.1:{port}/0?socket_timeout=0.2", retry_after=60)
+    cache = TieredCache("response", level=levels("response"), ttl=60)
+    try:
+        with capture_logs() as logs:
+            assert cache.get("k", "miss") == "miss"
+            cache.set("k", 1)  # not retried for retry_after: memory only, no second wait
+            assert cache.get("k") == 1
+        warnings = [log for log in logs if log["event"] == "cache_redis_unavailable"]
+        assert len(warnings) == 1
+        assert "Timeout" in warnings[0]["error"]
+    finally:
+        cache.close()
+        stop.set()
+        acceptor.join(timeout=5)
+        for conn in held:
+            conn.close()
+        silent.close()

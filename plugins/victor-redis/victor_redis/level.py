@@ -202,13 +202,13 @@ class RedisLevels:
         while not stop.is_set():
             pubsub = None
             try:
-                pubsub = self.client.pubsub()
+                pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
                 pubsub.subscribe(_CHANNEL)
                 while not stop.is_set():
-                    message = pubsub.get_message(timeout=0.2)
-                    kind = None if message is None else message.get("type")
+                    message = pubsub.get_message(timeout=0.2) or {}
+                    kind = message.get("type")
                     if kind == "message":
-                        self._handle(message.get("data"))  # type: ignore[union-attr]
+                        self._handle(message.get("data"))
                     elif kind == "subscribe":
                         if lost:
                             # Messages sent while we were away are gone: drop every L1 copy.
@@ -285,7 +285,8 @@ class RedisLevel:
         if value is None:
             return None
         stamp = _text(expires) if expires is not None else ""
-        return bytes(value), float(stamp) if stamp else None
+        blob = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+        return blob, float(stamp) if stamp else None
 
     def set_many(
         self,
