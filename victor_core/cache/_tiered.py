@@ -632,7 +632,9 @@ class TieredCache:
         from victor_core._log import get_logger
 
         backend = "disk" if level is None else level.backend
-        where: dict[str, Any] = {"directory": str(self.directory)}
+        where: dict[str, Any] = {}
+        if self.directory is not None:
+            where["directory"] = str(self.directory)
         if level is not None:
             where.update(level.describe())
         get_logger().warning(
