@@ -44,6 +44,7 @@ GROUPS: dict[str, str] = {
     "memory": "victor_core.bench._memory",
     "agent": "victor_core.bench._agent",
     "streaming": "victor_core.bench._streaming",
+    "analysis": "victor_core.bench._analysis",
 }
 #: What ``victor bench`` runs without arguments: every group.
 DEFAULT_GROUPS: tuple[str, ...] = tuple(GROUPS)
