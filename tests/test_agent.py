@@ -123,7 +123,7 @@ def test_selection_cache_is_shared_across_orchestrators(settings: Settings, repo
 
 
 def test_personas_change_plan_and_report(orch: AgentOrchestrator, repo: Path) -> None:
-    tester = _run(orch, "check the project", path=repo, persona="tester")
+    tester = _run(orch, "check the project and its tests", path=repo, persona="tester")
     reviewer = _run(orch, "check the project", path=repo, persona="reviewer")
     explainer = _run(orch, "explain the project structure", path=repo, persona="explainer")
     assert "run_tests" in [s.action for s in tester.steps]

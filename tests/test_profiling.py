@@ -70,3 +70,45 @@ def test_profile_limits_printed_rows(tmp_path: Path) -> None:
 def test_profile_rejects_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message), profile(tmp_path / "x.pstats", **kwargs):
         pass
+
+
+def _busy_in_a_thread(n: int) -> int:
+    return sum(i * i for i in range(n))
+
+
+def test_the_profile_sees_worker_threads(tmp_path: Path) -> None:
+    import pstats
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = io.StringIO()
+    with (
+        profile(tmp_path / "threads.pstats", stream=out, top=5) as result,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        assert list(pool.map(_busy_in_a_thread, [1000, 2000])) == [
+            _busy_in_a_thread(1000),
+            _busy_in_a_thread(2000),
+        ]
+    names = {func[2] for func in pstats.Stats(str(result.path)).stats}  # type: ignore[attr-defined]
+    assert "_busy_in_a_thread" in names
+    assert result.threads >= 1
+    assert "threads" in out.getvalue()
+
+
+def test_worker_statistics_are_merged(tmp_path: Path) -> None:
+    import cProfile
+    import pstats
+
+    from victor_core.metrics._profiling import add_worker_stats, worker_profiling_enabled
+
+    assert worker_profiling_enabled() is False
+    elsewhere = cProfile.Profile()
+    elsewhere.runcall(_busy_in_a_thread, 500)
+    elsewhere.create_stats()
+    add_worker_stats(elsewhere.stats)  # no profile running: ignored
+    with profile(tmp_path / "workers.pstats", top=0) as result:
+        assert worker_profiling_enabled() is True
+        add_worker_stats(elsewhere.stats)
+    names = {func[2] for func in pstats.Stats(str(result.path)).stats}  # type: ignore[attr-defined]
+    assert "_busy_in_a_thread" in names
+    assert result.workers == 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError
 from victor_core.plugins._manager import PluginManager
-from victor_core.settings import Settings
+from victor_core.settings import Settings, bind_settings, unbind_settings
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -221,7 +221,11 @@ class AgentOrchestrator:
         """Run one tool and return its result (``ok``, ``value``, ``error``, ``duration_s``)."""
         if not self._started:
             self._start_background()
-        return await self.executor.execute(name, **params)
+        token = bind_settings(self.settings)
+        try:
+            return await self.executor.execute(name, **params)
+        finally:
+            unbind_settings(token)
 
     async def execute_tools_parallel(
         self,
@@ -238,9 +242,13 @@ class AgentOrchestrator:
         """
         if not self._started:
             self._start_background()
-        results = await self.executor.execute_parallel(
-            tools, parameters=parameters, max_workers=max_workers
-        )
+        token = bind_settings(self.settings)
+        try:
+            results = await self.executor.execute_parallel(
+                tools, parameters=parameters, max_workers=max_workers
+            )
+        finally:
+            unbind_settings(token)
         self._after_task()
         return results
 
@@ -254,7 +262,11 @@ class AgentOrchestrator:
         """Run a task: a :class:`~victor_core.Plan`, a step, or a goal to plan first."""
         if not self._started:
             self._start_background()
-        result = await self.planning.execute_task(task)
+        token = bind_settings(self.settings)
+        try:
+            result = await self.planning.execute_task(task)
+        finally:
+            unbind_settings(token)
         self._after_task()
         return result
 
@@ -264,7 +276,11 @@ class AgentOrchestrator:
         """One agent turn for ``goal``: persona, recall, selection, plan, execution, report."""
         if not self._started:
             self._start_background()
-        result = await self.agent.run(goal, **options)
+        token = bind_settings(self.settings)
+        try:
+            result = await self.agent.run(goal, **options)
+        finally:
+            unbind_settings(token)
         self._after_task()
         return result
 

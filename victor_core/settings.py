@@ -14,6 +14,7 @@ Sources, later ones winning: the defaults, a named profile
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -24,7 +25,15 @@ import attrs
 
 from victor_core.exceptions import SettingsError
 
-__all__ = ["PROFILES", "SettingTypeError", "Settings", "UnknownSettingError"]
+__all__ = [
+    "PROFILES",
+    "SettingTypeError",
+    "Settings",
+    "UnknownSettingError",
+    "active_settings",
+    "bind_settings",
+    "unbind_settings",
+]
 
 
 class UnknownSettingError(SettingsError, AttributeError, TypeError):
@@ -737,3 +746,31 @@ PROFILES: dict[str, dict[str, Any]] = {
         "maintenance_enabled": True,
     },
 }
+
+
+# The settings of the orchestrator whose work runs in the current context. Tools
+# take keyword parameters only; those that honour settings (the analysis limits,
+# the cache directory) read them here. The executor copies the context into its
+# worker threads, so a tool sees the settings of the call that started it.
+_ACTIVE: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
+    "victor_core_active_settings", default=None
+)
+
+
+def active_settings() -> Settings | None:
+    """The settings of the orchestrator running the current tool call, or None outside one."""
+    return _ACTIVE.get()
+
+
+def bind_settings(settings: Settings | None) -> contextvars.Token[Settings | None]:
+    """Make ``settings`` those :func:`active_settings` returns; undo with ``_ACTIVE.reset``.
+
+    Returns:
+        The token to pass to :func:`unbind_settings`.
+    """
+    return _ACTIVE.set(settings)
+
+
+def unbind_settings(token: contextvars.Token[Settings | None]) -> None:
+    """Restore the settings active before :func:`bind_settings` returned ``token``."""
+    _ACTIVE.reset(token)

@@ -326,6 +326,9 @@ class AgentLoop:
         }
         # The planning family answers first; the built-in planner when none does.
         plan: Plan = await self.orchestrator.planning.plan_for_goal(goal, context)
+        if not plan.steps and plan.metadata.get("no_tool_fits"):
+            # The planner found nothing the goal asks for: say so, run nothing.
+            raise ChainError(str(plan.metadata.get("error") or f"no tool fits the goal {goal!r}"))
         if not plan.steps:
             plan = _fallback_plan(goal, tools)
         plan.waves()  # a cycle or dangling dependency is a clear ChainError

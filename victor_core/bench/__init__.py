@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "agent": "victor_core.bench._agent",
     "streaming": "victor_core.bench._streaming",
     "distributed": "victor_core.bench._distributed",
+    "analysis": "victor_core.bench._analysis",
 }
 #: What ``victor bench`` runs without arguments: every group.
 DEFAULT_GROUPS: tuple[str, ...] = tuple(GROUPS)

@@ -40,7 +40,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile the run with cProfile: top 20 functions on stderr, statistics to a file",
+        help=(
+            "profile the run with cProfile, every tool thread and worker process merged: "
+            "top 20 functions by cumulative time on stderr, statistics to a file"
+        ),
     )
     parser.add_argument(
         "--profile-output",

@@ -10,6 +10,15 @@
 writes ``run.pstats`` (open it with :mod:`pstats`, snakeviz or gprof2dot) and
 prints the 20 functions with the highest cumulative time to stderr.
 ``victor run --profile`` does the same around a whole run.
+
+The work of an agent runs in worker threads (the executor's) and worker
+processes (the analysis tools' pool), which a plain :mod:`cProfile` profile
+of the calling thread does not see. While a block is profiled, every thread
+started in it gets a profiler of its own (on Python 3.12 and later one
+profiler sees every thread already), worker processes that call
+:func:`worker_profiling_enabled` profile themselves and hand their
+statistics to :func:`add_worker_stats`, and the saved statistics merge all
+of them.
 """
 
 from __future__ import annotations
@@ -18,15 +27,70 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import cProfile
 
-__all__ = ["ProfileResult", "profile"]
+__all__ = ["ProfileResult", "add_worker_stats", "profile", "worker_profiling_enabled"]
+
+# One profile at a time per process: the threads' profilers and the workers' statistics.
+_lock = threading.Lock()
+_session: _Session | None = None
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.thread_profilers: list[cProfile.Profile] = []
+        self.worker_stats: list[dict[Any, Any]] = []
+        self.threads = 0
+        self.workers = 0
+
+
+class _RawStats:
+    """Statistics already collected elsewhere, in the shape :class:`pstats.Stats` loads."""
+
+    def __init__(self, stats: dict[Any, Any]) -> None:
+        self.stats = stats
+
+    def create_stats(self) -> None:
+        """Nothing to collect: :class:`pstats.Stats` calls this before reading ``stats``."""
+
+
+def worker_profiling_enabled() -> bool:
+    """Whether a profile is being taken, so work sent to other processes should profile itself."""
+    return _session is not None
+
+
+def add_worker_stats(stats: dict[Any, Any]) -> None:
+    """Merge a worker process's statistics (a ``cProfile.Profile().stats`` dict) into the profile.
+
+    Ignored when no profile is being taken.
+    """
+    with _lock:
+        if _session is not None and isinstance(stats, dict):
+            _session.worker_stats.append(stats)
+            _session.workers += 1
+
+
+def _thread_hook(frame: FrameType, event: str, arg: object) -> None:
+    """Installed in each new thread by :func:`threading.setprofile`: swap in a real profiler."""
+    import cProfile
+
+    sys.setprofile(None)
+    with _lock:
+        session = _session
+        if session is None:
+            return
+        profiler = cProfile.Profile()
+        session.thread_profilers.append(profiler)
+        session.threads += 1
+    profiler.enable()
 
 
 class ProfileResult:
@@ -36,6 +100,8 @@ class ProfileResult:
         self.profiler = profiler
         self.path = path
         self.elapsed: float | None = None
+        self.threads = 0
+        self.workers = 0
 
     def __repr__(self) -> str:
         return f"<ProfileResult path={str(self.path)!r} elapsed={self.elapsed!r}>"
@@ -80,8 +146,15 @@ def profile(
     else:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+    global _session
     profiler = cProfile.Profile()
     result = ProfileResult(profiler, target)
+    session = _Session()
+    per_thread = sys.version_info < (3, 12)  # from 3.12 one profiler sees every thread
+    with _lock:
+        _session = session
+    if per_thread:
+        threading.setprofile(_thread_hook)
     start = time.perf_counter()
     profiler.enable()
     try:
@@ -89,9 +162,24 @@ def profile(
     finally:
         profiler.disable()
         result.elapsed = time.perf_counter() - start
-        profiler.dump_stats(str(target))
+        if per_thread:
+            threading.setprofile(None)  # type: ignore[arg-type]  # None removes the hook
+        with _lock:
+            _session = None
+        out = stream if stream is not None else sys.stderr
+        stats = pstats.Stats(profiler, stream=out)
+        for other in session.thread_profilers:
+            with contextlib.suppress(Exception):  # a thread that ended mid-collection
+                stats.add(other)  # type: ignore[arg-type]  # Stats loads a Profile
+        for raw in session.worker_stats:
+            stats.add(_RawStats(raw))  # type: ignore[arg-type]  # Stats loads create_stats objects
+        result.threads = session.threads
+        result.workers = session.workers
+        stats.dump_stats(str(target))
         if top:
-            out = stream if stream is not None else sys.stderr
-            print(f"profile: {result.elapsed:.3f} s, statistics written to {target}", file=out)
-            stats = pstats.Stats(profiler, stream=out)
+            print(
+                f"profile: {result.elapsed:.3f} s, main thread + {session.threads} threads + "
+                f"{session.workers} worker batches, statistics written to {target}",
+                file=out,
+            )
             stats.sort_stats(sort).print_stats(top)

@@ -149,12 +149,24 @@ def code_review(
         if not findings
         else ", ".join(f"{n} {level}" for level, n in counts.items() if n) + " findings"
     )
+    highlights = [f"[{f['severity']}] {f['where']} {f['message']}" for f in findings[:10]]
+    truncated = bool(analysis.get("truncated"))
+    if truncated:
+        totals = analysis.get("totals", {})
+        note = (
+            f"TRUNCATED: {totals.get('files', 0)} of {totals.get('files_seen', '?')} files "
+            f"reviewed ({analysis.get('skipped_count', 0)} skipped)"
+        )
+        summary += f"; {note}"
+        highlights.insert(0, note)
     return {
         "findings": findings,
         "counts": counts,
         "reused": reused,
+        "truncated": truncated,
+        "skipped": analysis.get("skipped", []),
         "summary": f"code review: {summary}",
-        "highlights": [f"[{f['severity']}] {f['where']} {f['message']}" for f in findings[:10]],
+        "highlights": highlights,
     }
 
 
@@ -174,7 +186,11 @@ def check_test_health(
         ``test_ratio`` (test lines / source lines), ``reasons``, ``summary``.
     """
     reused: list[str] = []
-    run, was_reused = _get(inputs, "run_tests", lambda: wt.run_tests(path, timeout=timeout))
+    run, was_reused = _get(inputs, "run_tests", lambda: wt.run_pytest(path, timeout=timeout))
+    if run.get("pytest_missing"):
+        from victor_core.exceptions import ToolError
+
+        raise ToolError("test_health: pytest is not installed, so the tests cannot run")
     if was_reused:
         reused.append("run_tests")
     listing, was_reused = _get(inputs, "list_files", lambda: wt.list_files(path, glob="*.py"))

@@ -37,8 +37,8 @@ def victor_skills() -> list[Skill]:
         Skill(
             name="repo_overview",
             description=(
-                "Give an overview of the repository: languages, size, layout of files and "
-                "folders, and recent commit activity."
+                "Give an overview of the repository: summarise its architecture and structure, "
+                "languages, size, layout of files and folders, and recent commit activity."
             ),
             func=repo_overview,
             tools=("list_files", "count_lines", "git_log"),

@@ -28,7 +28,7 @@ def listing(path: str = ".") -> dict[str, Any]:
     return {}
 
 
-def run_suite(path: str = ".") -> dict[str, Any]:
+def run_suite(path: str = ".", file: str | None = None) -> dict[str, Any]:
     return {}
 
 
@@ -162,14 +162,41 @@ def test_repeated_step_is_not_planned_twice() -> None:
 def test_persona_changes_the_plan() -> None:
     tester = Persona(name="tester", description="t", tool_preferences={"run_tests": 3.0})
     historian = Persona(name="historian", description="h", tool_preferences={"git_log": 3.0})
-    assert "run_tests" in _actions(_plan("look at the project", persona=tester))
     assert "git_log" in _actions(_plan("look at the project", persona=historian))
+    # A persona's taste never runs the user's code on a goal that does not ask for it.
+    assert "run_tests" not in _actions(_plan("look at the project", persona=tester))
+    assert "run_tests" in _actions(_plan("look at the project and its tests", persona=tester))
     assert "run_tests" not in _actions(_plan("look at the project", persona=historian))
 
 
-def test_unmatched_goal_falls_back_to_best_ranked_tools() -> None:
+def test_unmatched_goal_has_no_plan_and_names_the_closest_tools() -> None:
     plan = _plan("zzz qqq")
-    assert _actions(plan) == ["list_files", "run_tests"]
+    assert plan.steps == ()
+    assert plan.metadata["no_tool_fits"] is True
+    assert plan.metadata["error"].startswith("no tool fits the goal 'zzz qqq'; closest tools: ")
+    assert len(plan.metadata["closest"]) == 3
+    coffee = _plan("make coffee")
+    assert coffee.steps == ()
+    assert "no tool fits" in coffee.metadata["error"]
+
+
+def test_a_tool_running_code_needs_a_goal_asking_for_it() -> None:
+    for goal in ("summarise the architecture", "explain the code structure", "check the project"):
+        plan = _plan(goal)
+        assert "run_tests" not in _actions(plan), goal
+        assert "test_health" not in _actions(plan), goal
+    assert "run_tests" in _actions(_plan("run the tests"))
+
+
+def test_a_file_to_review_is_not_the_test_to_run() -> None:
+    plan = _plan("review src/app.py and run the tests")
+    steps = {s.action: s for s in plan.steps}
+    assert "run_tests" in steps
+    assert "file" not in steps["run_tests"].params
+    plan = _plan("run the tests in tests/test_app.py")
+    assert next(s for s in plan.steps if s.action == "run_tests").params["file"] == (
+        "tests/test_app.py"
+    )
 
 
 def test_nothing_to_plan_with() -> None:
@@ -192,4 +219,6 @@ def test_hook_reads_the_context() -> None:
 @pytest.mark.parametrize("goal", ["", "   ", "and then and then"])
 def test_degenerate_goals(goal: str) -> None:
     plan = GoalPlanner(TOOLS, SKILLS).plan(goal)
-    assert plan is None or plan.waves()
+    assert plan is not None
+    assert plan.steps == ()
+    assert plan.metadata["no_tool_fits"] is True

@@ -34,6 +34,15 @@ _TODO_WORDS = frozenset({"todo", "todos", "fixme", "fixmes"})
 #: What a goal asking for TODOs searches: the markers in comments, not the word in prose.
 TODO_PATTERN = r"(#|//|/\*|<!--)\s*(TODO|FIXME|XXX|HACK)\b"
 
+#: Words by which a goal asks to run the project's code (a tool tagged ``executes``).
+_RUN_WORDS = ("test", "pytest", "unittest", "execut", "suite")
+
+#: Tags of a tool that runs the user's code (tests, processes).
+_EXECUTES = frozenset({"executes", "runs-code"})
+
+#: A test file or node id: what a tool running the tests may be given as ``file``.
+_TEST_PATH = re.compile(r"(^|/)(test_[^/]*|[^/]*_test\.py|tests?/.*|conftest\.py)$|::")
+
 #: Least idf-weighted word overlap for a candidate to count as matching the goal.
 _MIN_OVERLAP = 0.5
 
@@ -112,6 +121,7 @@ class _Candidate:
     rank: int
     uses: tuple[str, ...] = ()  # for skills: the tools it is composed of
     score: float = 0.0
+    executes: bool = False  # runs the user's code
 
     @property
     def properties(self) -> Mapping[str, Any]:
@@ -170,6 +180,9 @@ class GoalPlanner:
                         uses=skill.tools,
                     )
                 )
+        running = {c.name for c in self.candidates if _EXECUTES & set(c.tags)} | {"run_tests"}
+        for cand in self.candidates:
+            cand.executes = cand.name in running or bool(running & set(cand.uses))
         self.persona = persona
         self.base_params = dict(base_params or {})
         self.hierarchical = hierarchical
@@ -195,7 +208,12 @@ class GoalPlanner:
     # -- planning ----------------------------------------------------------------------------
 
     def plan(self, goal: str) -> Plan | None:
-        """The plan for ``goal``, or None when there is nothing to plan with."""
+        """The plan for ``goal``, or None when there is nothing to plan with.
+
+        A goal no candidate fits gets a plan without steps whose metadata
+        says so: ``no_tool_fits`` True, ``error`` (the message, naming the
+        closest candidates) and ``closest``.
+        """
         if not self.candidates:
             return None
         subgoals = split_subgoals(goal) if self.hierarchical else [goal]
@@ -237,7 +255,19 @@ class GoalPlanner:
             steps, more = self._plan_one(goal, "", fallback=True)
             skipped.extend(more)
         if not steps:
-            return None
+            # An empty plan that says why: the agent fails the run with this
+            # message rather than running tools the goal did not ask for.
+            return Plan(
+                goal=goal,
+                steps=(),
+                metadata={
+                    "planner": "victor-planner",
+                    "no_tool_fits": True,
+                    "error": self._no_fit(goal, skipped),
+                    "closest": self._closest(goal),
+                    "skipped": skipped,
+                },
+            )
         return Plan(
             goal=goal,
             steps=tuple(steps),
@@ -250,6 +280,27 @@ class GoalPlanner:
                 "persona": self.persona.name if self.persona else None,
             },
         )
+
+    def _no_fit(self, goal: str, skipped: list[dict[str, str]]) -> str:
+        """The message for a goal no candidate fits, naming the closest ones."""
+        message = f"no tool fits the goal {goal!r}; closest tools: {', '.join(self._closest(goal))}"
+        if skipped:
+            why = "; ".join(f"{s['action']}: {s['reason']}" for s in skipped[:3])
+            message += f" (left out: {why})"
+        return message
+
+    def _closest(self, goal: str) -> list[str]:
+        """The three candidates nearest to ``goal`` by word overlap (selection order on ties)."""
+        goal_terms = _terms(goal)
+        idf = self._idf()
+        near: list[tuple[float, int, str]] = []
+        for cand in self.candidates:
+            name_terms, text_terms = self._terms_of(cand)
+            overlap = 2.0 * sum(idf[t] for t in goal_terms & name_terms) + sum(
+                idf[t] for t in goal_terms & text_terms
+            )
+            near.append((-overlap, cand.rank, cand.name))
+        return [name for _, _, name in sorted(near)[:3]]
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of each term over the candidates' texts.
@@ -277,9 +328,14 @@ class GoalPlanner:
 
     def _score(self, subgoal: str) -> list[_Candidate]:
         goal_terms = _terms(subgoal)
+        asks_to_run = any(w.startswith(_RUN_WORDS) for w in _WORD.findall(subgoal.lower()))
         idf = self._idf()
         scored = []
         for cand in self.candidates:
+            if cand.executes and not asks_to_run:
+                # Running the user's code takes a goal that asks for it.
+                scored.append(attrs.evolve(cand, score=0.0))
+                continue
             name_terms, text_terms = self._terms_of(cand)
             overlap = 2.0 * sum(idf[t] for t in goal_terms & name_terms) + sum(
                 idf[t] for t in goal_terms & text_terms
@@ -323,18 +379,9 @@ class GoalPlanner:
                 feasible.append(cand)
         best = feasible[0].score if feasible else 0.0
         chosen = [c for c in feasible if c.score >= 0.5 * best][: self.max_steps]
-        if not chosen and fallback:
-            # Nothing matched the words of the goal: run the best-ranked tools
-            # that need no parameter nor another step's output, as selection ordered them.
-            by_rank = sorted(
-                (
-                    c
-                    for c in self.candidates
-                    if c.kind == "tool" and not c.required and not c.tagged("consumes")
-                ),
-                key=lambda c: c.rank,
-            )
-            chosen = by_rank[:2]
+        # Nothing matching the words of the goal means no plan: running unrelated
+        # tools would answer a question nobody asked (see ``_no_fit``).
+        del fallback
         raw_best = max((c.score / (self._preference(c) or 1.0) for c in chosen), default=0.0)
         if raw_best < _OPEN_GOAL:
             chosen = self._with_persona_favourite(chosen, scored, params)
@@ -395,7 +442,13 @@ class GoalPlanner:
         if any(self._preference(c) > 1.0 for c in chosen):
             return chosen
         favourites = sorted(
-            (c for c in scored if self._preference(c) >= _FAVOURITE and c not in chosen),
+            (
+                c
+                for c in scored
+                if self._preference(c) >= _FAVOURITE
+                and c not in chosen
+                and (c.score > 0 or not c.executes)
+            ),
             key=lambda c: (-self._preference(c), c.kind == "tool", c.rank),
         )
         for cand in favourites:
@@ -449,6 +502,9 @@ class GoalPlanner:
         props = cand.properties
         out: dict[str, Any] = {k: v for k, v in self.base_params.items() if k in props}
         paths = list(extracted["paths"])
+        if cand.executes:
+            # A file named to review is not a test to run: such a tool runs the project's tests.
+            paths = [p for p in paths if _TEST_PATH.search(p)]
         patterns = list(extracted["patterns"])
         if "pattern" in props and patterns:
             out["pattern"] = patterns[0]

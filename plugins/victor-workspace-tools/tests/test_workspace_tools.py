@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from victor_core.exceptions import ToolError, ToolParameterError
+from victor_core.exceptions import ToolError, ToolParameterError, ToolTimeoutError
 from victor_core.models import Tool
 
 import victor_workspace_tools as wt
@@ -245,12 +245,16 @@ def test_run_tests_parses_results(repo: Path) -> None:
             assert 1 == 2
         """,
     )
-    result = wt.run_tests(path=str(repo), timeout=60)
+    result = wt.run_pytest(path=str(repo), timeout=60)
     assert result["passed"] == 1
     assert result["failed"] == 1
     assert result["success"] is False
     assert result["failures"][0]["id"].endswith("test_bad")
     assert result["timed_out"] is False
+    # As a tool, a failing run is a failed step.
+    with pytest.raises(wt.FailingTestsError, match="1 failed") as info:
+        wt.run_tests(path=str(repo), timeout=60)
+    assert info.value.result["failed"] == 1
     only = wt.run_tests(path=str(repo), args=["-k", "ok"], timeout=60)
     assert only["success"] is True
     assert only["passed"] == 1
@@ -266,12 +270,19 @@ def test_run_tests_timeout_and_empty(repo: Path, tmp_path: Path) -> None:
             time.sleep(30)
         """,
     )
-    result = wt.run_tests(path=str(repo), timeout=1)
+    result = wt.run_pytest(path=str(repo), timeout=1)
     assert result["timed_out"] is True
     assert result["success"] is False
+    with pytest.raises(ToolTimeoutError):
+        wt.run_tests(path=str(repo), timeout=1)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert wt.run_tests(path=str(empty), timeout=60)["summary"] == "no tests were collected"
+    assert wt.run_pytest(path=str(empty), timeout=60)["summary"] == "no tests were collected"
+    assert wt.run_tests(path=str(empty), timeout=60)["summary"].startswith("no tests:")
+    # Test files that collect nothing: a failed step, not an empty success.
+    (empty / "test_nothing.py").write_text("x = 1\n")
+    with pytest.raises(wt.FailingTestsError, match="no tests were collected"):
+        wt.run_tests(path=str(empty), timeout=60)
     with pytest.raises(WorkspacePathError):
         wt.run_tests(path=str(repo), file="../elsewhere")
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from victor_workspace_tools._analysis import analyze_code, analyze_source
 from victor_workspace_tools._files import count_lines, list_files, read_file, search_code
-from victor_workspace_tools._process import git_log, git_status, parse_pytest_summary, run_tests
+from victor_workspace_tools._process import (
+    FailingTestsError,
+    git_log,
+    git_status,
+    parse_pytest_summary,
+    run_pytest,
+    run_tests,
+)
 from victor_workspace_tools._workspace import GitIgnore, Workspace, WorkspacePathError
 
 __all__ = [
+    "FailingTestsError",
     "GitIgnore",
     "Workspace",
     "WorkspacePathError",
@@ -24,6 +32,7 @@ __all__ = [
     "list_files",
     "parse_pytest_summary",
     "read_file",
+    "run_pytest",
     "run_tests",
     "search_code",
 ]

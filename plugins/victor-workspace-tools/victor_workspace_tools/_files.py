@@ -8,14 +8,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import attrs
 from victor_core.exceptions import ToolParameterError
 
+from victor_workspace_tools._parse import count_source_lines, search_lines
+from victor_workspace_tools._scan import current_limits, read_limited, scan
 from victor_workspace_tools._workspace import Workspace, WorkspacePathError, is_binary
 
 __all__ = ["count_lines", "list_files", "read_file", "search_code"]
 
 _MAX_READ_BYTES = 200_000
-_MAX_SEARCH_FILE_BYTES = 1_000_000
 
 #: file suffix (or exact name) -> language, for line counts.
 LANGUAGES: dict[str, str] = {
@@ -105,7 +107,8 @@ def list_files(
     ws = Workspace(path)
     files: list[str] = []
     total = 0
-    for file in ws.walk(directory):
+    problems: list[dict[str, str]] = []
+    for file in ws.walk(directory, problems=problems):
         rel = ws.relative(file)
         if glob and not (fnmatch.fnmatch(rel, glob) or fnmatch.fnmatch(file.name, glob)):
             continue
@@ -114,13 +117,24 @@ def list_files(
             files.append(rel)
     suffixes = Counter(Path(f).suffix or Path(f).name for f in files)
     top = ", ".join(f"{n} {s}" for s, n in suffixes.most_common(3))
+    summary = f"{total} files" + (f" ({top})" if top else "")
+    highlights = files[:10]
+    if total > len(files):
+        summary += f"; TRUNCATED: {len(files)} of {total} listed (max_files={max_files})"
+        highlights = [f"TRUNCATED: {len(files)} of {total} files listed", *highlights]
+    if problems:
+        summary += f"; {len(problems)} unreadable entries skipped"
+        highlights += [f"skipped {p['path']}: {p['reason']}" for p in problems[:5]]
     return {
         "root": str(ws.root),
         "files": files,
         "count": total,
-        "truncated": total > len(files),
-        "summary": f"{total} files" + (f" ({top})" if top else ""),
-        "highlights": files[:10],
+        "listed": len(files),
+        "truncated": total > len(files) or bool(problems),
+        "skipped": [{"file": p["path"], "reason": p["reason"]} for p in problems[:50]],
+        "skipped_count": len(problems),
+        "summary": summary,
+        "highlights": highlights,
     }
 
 
@@ -169,14 +183,34 @@ def read_file(
             "summary": f"{ws.relative(target)} is a binary file",
             "highlights": [],
         }
-    lines = target.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    limit = current_limits().max_file_bytes
+    rel = ws.relative(target)
     first = max(1, start_line)
+    size = target.stat().st_size
+    if size > limit:
+        # Too large to read whole: stream the wanted lines, never more than max_bytes.
+        chosen, count = _stream_lines(target, first, end_line, max_bytes, budget=limit)
+        text = "".join(chosen)
+        return {
+            "file": rel,
+            "text": text,
+            "lines": None,
+            "start_line": first,
+            "end_line": first + len(chosen) - 1,
+            "truncated": True,
+            "binary": False,
+            "size": size,
+            "summary": f"{rel}: {size} bytes, over analysis_max_file_bytes={limit}; "
+            f"TRUNCATED: showing {len(chosen)} lines from line {first}",
+            "highlights": [f"TRUNCATED: {rel} is {size} bytes; {count} lines read"],
+        }
+    data = read_limited(target, limit)
+    lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
     chosen = lines[first - 1 : end_line]
     text = "".join(chosen)
     truncated = len(text.encode("utf-8")) > max_bytes
     if truncated:
         text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
-    rel = ws.relative(target)
     return {
         "file": rel,
         "text": text,
@@ -185,9 +219,41 @@ def read_file(
         "end_line": first + len(chosen) - 1,
         "truncated": truncated,
         "binary": False,
-        "summary": f"{rel}: {len(lines)} lines",
+        "summary": f"{rel}: {len(lines)} lines"
+        + (f"; TRUNCATED to {max_bytes} bytes" if truncated else ""),
         "highlights": [line.rstrip() for line in chosen[:5] if line.strip()],
     }
+
+
+def _stream_lines(
+    target: Path, first: int, end_line: int | None, max_bytes: int, *, budget: int
+) -> tuple[list[str], int]:
+    """Lines ``first``..``end_line`` of a large file, at most ``max_bytes`` of them, read lazily.
+
+    At most ``budget`` characters are read to reach ``first``.
+    """
+    chosen: list[str] = []
+    used = skipped = 0
+    number = 0
+    with target.open("r", encoding="utf-8", errors="replace") as fh:
+        while True:
+            # A bounded readline: a 2 GB file of one line is never read whole.
+            line = fh.readline(max_bytes + 1)
+            if not line:
+                break
+            number += 1
+            if number < first:
+                skipped += len(line)
+                if skipped > budget:
+                    break
+                continue
+            if end_line is not None and number > end_line:
+                break
+            used += len(line.encode("utf-8"))
+            if used > max_bytes:
+                break
+            chosen.append(line)
+    return chosen, number
 
 
 def first_file(inputs: dict[str, Any] | None) -> str | None:
@@ -233,7 +299,7 @@ def search_code(
         ToolParameterError: ``pattern`` is not a valid regular expression.
     """
     try:
-        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
         raise ToolParameterError(
             f"search_code: pattern {pattern!r} is not a valid regular expression ({exc})",
@@ -241,44 +307,79 @@ def search_code(
         ) from None
     ws = Workspace(path)
     context = max(0, context)
+    flags = re.IGNORECASE if ignore_case else 0
+    problems: list[dict[str, str]] = []
+    chosen = (
+        (file, rel)
+        for file in ws.walk(problems=problems)
+        for rel in (ws.relative(file),)
+        if not glob or fnmatch.fnmatch(rel, glob) or fnmatch.fnmatch(file.name, glob)
+    )
+    # Matches depend on the pattern: nothing worth keeping in the per-file cache.
+    limits = attrs.evolve(current_limits(), cache_dir=None)
+    scanned = scan(
+        chosen,
+        _search_file,
+        kind="search",
+        options=(pattern, flags, context, max_matches),
+        limits=limits,
+        problems=problems,
+    )
     matches: list[dict[str, Any]] = []
     per_file: Counter[str] = Counter()
     total = 0
-    for file in ws.walk():
-        rel = ws.relative(file)
-        if glob and not (fnmatch.fnmatch(rel, glob) or fnmatch.fnmatch(file.name, glob)):
+    for rel, found in scanned.results:
+        if not found["count"]:
             continue
-        try:
-            if file.stat().st_size > _MAX_SEARCH_FILE_BYTES or is_binary(file):
-                continue
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for index, line in enumerate(lines):
-            if not regex.search(line):
-                continue
-            total += 1
-            per_file[rel] += 1
-            if len(matches) < max_matches:
-                matches.append(
-                    {
-                        "file": rel,
-                        "line": index + 1,
-                        "text": line,
-                        "before": lines[max(0, index - context) : index],
-                        "after": lines[index + 1 : index + 1 + context],
-                    }
-                )
+        total += found["count"]
+        per_file[rel] += found["count"]
+        room = max_matches - len(matches)
+        matches.extend({"file": rel, **m} for m in found["matches"][:room])
     files = [{"file": f, "count": n} for f, n in per_file.most_common()]
+    # Binary files are not text to search: not a truncation.
+    report = scanned.report()
+    binary = sum(1 for item in scanned.skipped if item["reason"] == "binary")
+    report["skipped_count"] -= binary
+    report["skipped"] = [i for i in report["skipped"] if i["reason"] != "binary"]
+    truncated = total > len(matches) or report["skipped_count"] > 0
+    summary = f"{total} matches of {pattern!r} in {len(per_file)} files"
+    highlights = [f"{m['file']}:{m['line']}: {m['text'].strip()}" for m in matches[:10]]
+    if total > len(matches):
+        summary += f"; TRUNCATED: showing {len(matches)} of {total} matches"
+        highlights.insert(0, f"TRUNCATED: {len(matches)} of {total} matches shown")
+    if report["skipped_count"]:
+        summary += f"; {report['skipped_count']} files skipped"
+        highlights += [f"skipped {i['file']}: {i['reason']}" for i in report["skipped"][:5]]
     return {
+        **report,
         "pattern": pattern,
         "matches": matches,
         "files": files,
         "count": total,
-        "truncated": total > len(matches),
-        "summary": f"{total} matches of {pattern!r} in {len(per_file)} files",
-        "highlights": [f"{m['file']}:{m['line']}: {m['text'].strip()}" for m in matches[:10]],
+        "shown": len(matches),
+        "truncated": truncated,
+        "summary": summary,
+        "highlights": highlights,
     }
+
+
+def _search_file(text: str, options: Any) -> dict[str, Any]:
+    pattern, flags, context, limit = options
+    count, matches = search_lines(text, pattern, flags, context, limit)
+    return {"count": count, "matches": matches}
+
+
+#: Comment markers whose line counts each file's result holds (a language sums its own).
+_ALL_PREFIXES = ("#", "//", ";", "--")
+
+
+def _count_file(text: str, options: Any) -> dict[str, Any]:
+    stats: dict[str, Any] = count_source_lines(text, ())
+    comments = {}
+    for prefix in _ALL_PREFIXES:
+        comments[prefix] = count_source_lines(text, (prefix,))["comment"]
+    stats["comments"] = comments
+    return stats
 
 
 def count_lines(path: str = ".", directory: str = ".") -> dict[str, Any]:
@@ -294,41 +395,41 @@ def count_lines(path: str = ".", directory: str = ".") -> dict[str, Any]:
     """
     ws = Workspace(path)
     stats: dict[str, dict[str, Any]] = {}
-    for file in ws.walk(directory):
-        language = language_of(file)
-        if language is None:
-            continue
-        try:
-            if file.stat().st_size > _MAX_SEARCH_FILE_BYTES or is_binary(file):
-                continue
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
+    problems: list[dict[str, str]] = []
+    known = (
+        (file, ws.relative(file))
+        for file in ws.walk(directory, problems=problems)
+        if language_of(file) is not None
+    )
+    scanned = scan(known, _count_file, kind="lines", limits=current_limits(), problems=problems)
+    for rel, counted in scanned.results:
+        language = language_of(Path(rel)) or "?"
         entry = stats.setdefault(
             language,
             {"language": language, "files": 0, "lines": 0, "code": 0, "comment": 0, "blank": 0},
         )
-        prefixes = _COMMENT_PREFIXES.get(language, ())
+        comment = sum(counted["comments"].get(p, 0) for p in _COMMENT_PREFIXES.get(language, ()))
         entry["files"] += 1
-        entry["lines"] += len(lines)
-        for line in lines:
-            stripped = line.strip()
-            if not stripped:
-                entry["blank"] += 1
-            elif prefixes and stripped.startswith(prefixes):
-                entry["comment"] += 1
-            else:
-                entry["code"] += 1
+        entry["lines"] += counted["lines"]
+        entry["blank"] += counted["blank"]
+        entry["comment"] += comment
+        entry["code"] += counted["lines"] - counted["blank"] - comment
     languages = sorted(stats.values(), key=lambda e: (-e["lines"], e["language"]))
     total = sum(e["lines"] for e in languages)
     files = sum(e["files"] for e in languages)
     top = ", ".join(f"{e['language']} {e['lines']}" for e in languages[:3])
+    highlights = [
+        f"{e['language']}: {e['lines']} lines in {e['files']} files" for e in languages[:5]
+    ]
+    if scanned.truncated:
+        highlights.insert(0, "TRUNCATED:" + scanned.note().split(":", 1)[1])
     return {
+        **scanned.report(),
         "languages": languages,
         "total_lines": total,
         "total_files": files,
-        "summary": f"{total} lines in {files} files" + (f" ({top})" if top else ""),
-        "highlights": [
-            f"{e['language']}: {e['lines']} lines in {e['files']} files" for e in languages[:5]
-        ],
+        "summary": f"{total} lines in {files} files"
+        + (f" ({top})" if top else "")
+        + scanned.note(),
+        "highlights": highlights,
     }

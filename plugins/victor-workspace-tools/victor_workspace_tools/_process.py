@@ -9,9 +9,30 @@ import subprocess
 import sys
 from typing import Any
 
+from victor_core.exceptions import ToolError, ToolTimeoutError
+
 from victor_workspace_tools._workspace import Workspace
 
-__all__ = ["git_log", "git_status", "parse_pytest_summary", "run_tests"]
+__all__ = [
+    "FailingTestsError",
+    "git_log",
+    "git_status",
+    "parse_pytest_summary",
+    "run_pytest",
+    "run_tests",
+]
+
+
+class FailingTestsError(ToolError):
+    """A test run that failed, could not run, or found no tests where there are some.
+
+    ``result`` holds the run's parsed output (counts, failures, output tail).
+    """
+
+    def __init__(self, message: str, *, result: dict[str, Any]) -> None:
+        super().__init__(message, tool="run_tests")
+        self.result = result
+
 
 _COUNT = re.compile(
     r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected|no tests ran)"
@@ -53,6 +74,52 @@ def parse_pytest_summary(output: str) -> dict[str, Any]:
 
 
 def run_tests(
+    path: str = ".",
+    file: str | None = None,
+    *,
+    timeout: float = 120.0,
+    args: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run the project's tests with pytest; a run that does not pass is an error.
+
+    Args and the result: as :func:`run_pytest`, which returns whatever happened.
+
+    Raises:
+        FailingTestsError: tests failed, pytest is missing or crashed, or no
+            test was collected in a workspace that has test files.
+        ToolTimeoutError: the run took longer than ``timeout``.
+    """
+    result = run_pytest(path, file, timeout=timeout, args=args)
+    if result["timed_out"]:
+        raise ToolTimeoutError(result["summary"], tool="run_tests")
+    if result["success"]:
+        return result
+    details = "; ".join(result["highlights"][:5])
+    if result.get("pytest_missing"):
+        message = f"pytest is not installed for {sys.executable}: install it to run the tests"
+    elif result["exit_code"] == 5:
+        if not _has_test_files(Workspace(path)):
+            result["summary"] = "no tests: the workspace has no test files"
+            return result
+        message = "no tests were collected, but the workspace has test files"
+    else:
+        message = result["summary"]
+    raise FailingTestsError(
+        f"run_tests: {message}" + (f" ({details})" if details else ""), result=result
+    )
+
+
+def _has_test_files(ws: Workspace) -> bool:
+    for n, file in enumerate(ws.walk()):
+        name = file.name
+        if file.suffix == ".py" and (name.startswith("test_") or name.endswith("_test.py")):
+            return True
+        if n > 20_000:
+            break
+    return False
+
+
+def run_pytest(
     path: str = ".",
     file: str | None = None,
     *,
@@ -108,7 +175,10 @@ def run_tests(
         }
     output = proc.stdout + proc.stderr
     parsed = parse_pytest_summary(output)
-    if proc.returncode == 5:
+    missing = proc.returncode != 0 and "No module named pytest" in output
+    if missing:
+        summary = "pytest is not installed"
+    elif proc.returncode == 5:
         summary = "no tests were collected"
     elif parsed["summary_line"]:
         summary = f"tests: {parsed['summary_line']}"
@@ -122,6 +192,7 @@ def run_tests(
         "exit_code": proc.returncode,
         "timed_out": False,
         "success": proc.returncode == 0,
+        "pytest_missing": missing,
         "output_tail": output.splitlines()[-_TAIL_LINES:],
         "summary": summary,
         "highlights": highlights,

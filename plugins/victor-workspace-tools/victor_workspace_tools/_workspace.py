@@ -9,6 +9,7 @@ patterns and ``!`` negation).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -181,7 +182,12 @@ class Workspace:
         candidate = Path(relpath).expanduser()
         if not candidate.is_absolute():
             candidate = self.root / candidate
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError) as exc:
+            raise WorkspacePathError(
+                f"path {str(relpath)!r} cannot be resolved ({_reason(exc, link=True)})"
+            ) from None
         if not self.contains(resolved):
             raise WorkspacePathError(
                 f"path {str(relpath)!r} is outside the workspace {str(self.root)!r}; "
@@ -205,15 +211,22 @@ class Workspace:
             return path.as_posix()
 
     def walk(
-        self, start: str | os.PathLike[str] = ".", *, respect_gitignore: bool = True
+        self,
+        start: str | os.PathLike[str] = ".",
+        *,
+        respect_gitignore: bool = True,
+        problems: list[dict[str, str]] | None = None,
     ) -> Iterator[Path]:
         """Yield the files under ``start``, sorted, skipping ignored ones and outside links.
 
         Symbolic links are not followed into directories; a linked file is
-        yielded only when its target is inside the workspace.
+        yielded only when its target is inside the workspace. An entry that
+        cannot be read (a directory without permission, a link loop, a
+        broken link) is skipped, and reported in ``problems`` when given
+        (``path`` and ``reason``), so one bad entry never fails the walk.
         """
         top = self.resolve(start)
-        if top.is_file():
+        if _is_file(top):
             yield top
             return
         ignores: list[GitIgnore] = []
@@ -222,27 +235,37 @@ class Workspace:
             rel_top = top.relative_to(self.root)
             for parent in [Path("."), *reversed(rel_top.parents[:-1])]:
                 gi = self.root / parent / ".gitignore"
-                if gi.is_file():
+                if _is_file(gi):
                     base = parent.as_posix()
                     ignores.append(GitIgnore.read(gi, "" if base == "." else base))
-        yield from self._walk(top, ignores, respect_gitignore)
+        report = problems if problems is not None else []
+        yield from self._walk(top, ignores, respect_gitignore, report)
 
-    def _walk(self, directory: Path, ignores: list[GitIgnore], respect: bool) -> Iterator[Path]:
+    def _walk(
+        self,
+        directory: Path,
+        ignores: list[GitIgnore],
+        respect: bool,
+        problems: list[dict[str, str]],
+    ) -> Iterator[Path]:
         rel_dir = directory.relative_to(self.root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir
-        if respect:
-            gi = directory / ".gitignore"
-            if gi.is_file():
-                ignores = [*ignores, GitIgnore.read(gi, rel_dir)]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            problems.append({"path": rel_dir or ".", "reason": _reason(exc)})
             return
+        if respect and any(e.name == ".gitignore" for e in entries):
+            ignores = [*ignores, GitIgnore.read(directory / ".gitignore", rel_dir)]
         subdirs: list[Path] = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            is_link = entry.is_symlink()
-            is_dir = entry.is_dir(follow_symlinks=False)
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError as exc:
+                problems.append({"path": rel, "reason": _reason(exc)})
+                continue
             if is_dir and (entry.name in DEFAULT_IGNORED_DIRS or entry.name.endswith(".egg-info")):
                 continue
             if respect and self._ignored(ignores, rel, is_dir=is_dir):
@@ -250,13 +273,18 @@ class Workspace:
             if is_dir:
                 subdirs.append(Path(entry.path))
             elif is_link:
-                target = Path(entry.path).resolve()
-                if self.contains(target) and target.is_file():
+                try:
+                    target = Path(entry.path).resolve(strict=True)
+                except (OSError, RuntimeError) as exc:
+                    # A link loop (a -> b -> a) or a dangling link.
+                    problems.append({"path": rel, "reason": _reason(exc, link=True)})
+                    continue
+                if self.contains(target) and _is_file(target):
                     yield Path(entry.path)
-            elif entry.is_file(follow_symlinks=False):
+            elif _entry_is_file(entry):
                 yield Path(entry.path)
         for sub in subdirs:
-            yield from self._walk(sub, ignores, respect)
+            yield from self._walk(sub, ignores, respect, problems)
 
     @staticmethod
     def _ignored(ignores: list[GitIgnore], rel: str, *, is_dir: bool) -> bool:
@@ -266,6 +294,31 @@ class Workspace:
             if result is not None:
                 verdict = result
         return verdict
+
+
+def _reason(exc: BaseException, *, link: bool = False) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, FileNotFoundError) and link:
+        return "broken symbolic link"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False instead of an error for an unreadable path."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _entry_is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def is_binary(path: Path) -> bool:
