@@ -136,10 +136,16 @@ def test_personas_change_plan_and_report(orch: AgentOrchestrator, repo: Path) ->
 
 def test_events_report_progress(orch: AgentOrchestrator, repo: Path) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
-    result = _run(orch, "list the files", path=repo, on_event=lambda e, d: events.append((e, d)))
+    result = _run(
+        orch,
+        "list the files",
+        path=repo,
+        on_event=lambda e: events.append((e.kind, e.to_dict())),
+    )
     kinds = [e for e, _ in events]
     assert kinds.count("stage") == len(STAGES)
     assert kinds.count("step_started") == len(result.steps)
+    assert kinds[-1] == "run_finished"
     finished = [d for e, d in events if e == "step_finished"]
     assert {d["id"] for d in finished} == {s.id for s in result.steps}
     assert all(d["status"] == "ok" for d in finished)

@@ -195,7 +195,7 @@ def test_broken_stream_is_not_cached(tmp_path: Path, server: FakeChatServer) -> 
     assert server.requests == 2
 
 
-def test_run_answers_through_the_provider(tmp_path: Path, server: FakeChatServer) -> None:
+def test_run_lets_the_provider_answer(tmp_path: Path, server: FakeChatServer) -> None:
     (tmp_path / "ws").mkdir()
 
     async def go() -> Any:
@@ -203,24 +203,38 @@ def test_run_answers_through_the_provider(tmp_path: Path, server: FakeChatServer
             return await orch.run("say something", path=tmp_path / "ws")
 
     result = asyncio.run(go())
+    assert result.mode == "model"
     assert result.response_source == "provider"
-    assert result.report.startswith("echo: Goal: say something")
+    assert result.answer == "echo: say something"
+    assert result.ok and result.turns == 1
 
 
-def test_run_falls_back_to_the_persona_when_the_provider_fails(
-    tmp_path: Path, server: FakeChatServer
+@pytest.mark.parametrize("fallback", [False, True])
+def test_a_failing_provider_fails_the_run_unless_offline_fallback(
+    tmp_path: Path, server: FakeChatServer, fallback: bool
 ) -> None:
     (tmp_path / "ws").mkdir()
+    settings = Settings(
+        cache_dir=tmp_path / "c",
+        data_dir=tmp_path / "d",
+        provider="openai-compatible",
+        provider_base_url=server.base_url,
+        local_provider_max_retries=0,
+        provider_offline_fallback=fallback,
+    )
 
     async def go() -> Any:
-        async with _orchestrator(tmp_path, server) as orch:
+        pm = PluginManager(settings, discover=False)
+        pm.register(provider_plugin)
+        async with AgentOrchestrator(settings, plugin_manager=pm) as orch:
             return await orch.run("say something", path=tmp_path / "ws")
 
     server.fail_next = [500]
     result = asyncio.run(go())
-    assert result.response_source == "persona"
     assert any("provider:" in e and "HTTP 500" in e for e in result.errors)
-    assert "0 of 0 steps succeeded" in result.report
+    assert result.ok is fallback
+    assert result.status == ("completed" if fallback else "provider_error")
+    assert result.mode == ("planner" if fallback else "model")
 
 
 def test_provider_closes_with_the_orchestrator(tmp_path: Path, server: FakeChatServer) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 
 import attrs
 
-from victor_core.exceptions import ChainError
+from victor_core.exceptions import ChainError, ToolParameterError
 
 __all__ = [
+    "EFFECTS",
     "Persona",
     "Plan",
     "PlanResult",
@@ -54,6 +55,23 @@ def _frozen_tuple(value: Any) -> tuple[Any, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(value)
+
+
+#: What a tool or skill may do, for approval (``agent_approval``): ``read`` (looks at
+#: things, changes nothing), ``write`` (creates, changes or deletes files or data),
+#: ``run`` (runs code or processes), ``network`` (reaches other machines).
+EFFECTS = ("read", "write", "run", "network")
+
+
+def _effects(value: Any) -> tuple[str, ...]:
+    effects = _frozen_tuple(value)
+    unknown = [e for e in effects if e not in EFFECTS]
+    if unknown or not effects:
+        raise ToolParameterError(
+            f"effects must be a non-empty tuple of {', '.join(map(repr, EFFECTS))} (got {value!r})",
+            tool=None,
+        )
+    return effects
 
 
 _JSON_TYPES = {
@@ -130,6 +148,9 @@ class Tool:
             signature when omitted.
         tags: free-form labels (``"filesystem"``, ``"read-only"``).
         timeout: seconds, overriding ``tool_execution_timeout`` for this tool.
+        effects: what calling it may do, from :data:`EFFECTS` (default ``("read",)``);
+            with ``agent_approval="writes"`` a model's call of a tool that may
+            ``write``, ``run`` or reach the ``network`` waits for approval.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -138,6 +159,7 @@ class Tool:
     parameters: Mapping[str, Any] = attrs.field(default=None, repr=False)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_frozen_tuple)
     timeout: float | None = attrs.field(default=None)
+    effects: tuple[str, ...] = attrs.field(default=("read",), converter=_effects)
 
     def __attrs_post_init__(self) -> None:
         if self.parameters is None:
@@ -163,6 +185,7 @@ class Skill:
         tags: free-form labels.
         depends_on: names of skills whose outputs it consumes; when both are
             in a chain, this one runs after them and receives their outputs.
+        effects: what calling it may do, from :data:`EFFECTS` (see :class:`Tool`).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -171,6 +194,7 @@ class Skill:
     tools: tuple[str, ...] = attrs.field(default=(), converter=_frozen_tuple)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_frozen_tuple)
     depends_on: tuple[str, ...] = attrs.field(default=(), converter=_frozen_tuple)
+    effects: tuple[str, ...] = attrs.field(default=("read",), converter=_effects)
 
     @property
     def is_async(self) -> bool:

@@ -17,8 +17,12 @@ from victor_core.plugins._manager import PluginManager
 from victor_core.settings import Settings, bind_settings, unbind_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
+    from victor_core.agent._events import AgentEvent, EventHook
+    from victor_core.agent._loop import AgentLoop, RunResult
+    from victor_core.agent._services import Approver
     from victor_core.cache._manager import CacheManager
     from victor_core.execution._executor import ToolExecutor
     from victor_core.execution._tools import ToolRegistry
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from victor_core.health._monitor import Monitor
     from victor_core.memory._memory import EpisodicMemory, MemoryManager, SemanticMemory
     from victor_core.metrics._registry import MetricsRegistry
-    from victor_core.models import Tool, ToolResult
+    from victor_core.models import Persona, Tool, ToolResult
     from victor_core.planning._service import PlanningService
     from victor_core.planning._skills import SkillService
     from victor_core.selection._selector import ToolSelector
@@ -209,11 +213,24 @@ class AgentOrchestrator:
         self.memory_monitor.check()
 
     @cached_property
-    def agent(self) -> Any:
+    def agent(self) -> AgentLoop:
         """The agent loop behind :meth:`run`, :meth:`chat` and :meth:`stream_chat`."""
         from victor_core.agent._loop import AgentLoop
+        from victor_core.agent._services import AgentServices
 
-        return AgentLoop(self)
+        services = AgentServices(
+            settings=self.settings,
+            plugin_manager=self.plugin_manager,
+            tools=lambda: self.tools,
+            executor=lambda: self.executor,
+            skills=lambda: self.skills,
+            planning=lambda: self.planning,
+            selector=lambda: self.selector,
+            memory=lambda: self.memory,
+            metrics=lambda: self.metrics,
+            response_cache=lambda: self.caches.get("response"),
+        )
+        return AgentLoop(services)
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -259,9 +276,15 @@ class AgentOrchestrator:
         return await self.selector.aselect_tools(query, context=context, max_tools=max_tools)
 
     async def execute_task(self, task: Any) -> Any:
-        """Run a task: a :class:`~victor_core.Plan`, a step, or a goal to plan first."""
+        """Run a task: a :class:`~victor_core.Plan`, a step, or a goal.
+
+        A goal (a string) with a provider configured is a model-driven :meth:`run`
+        (its :class:`~victor_core.agent.RunResult`); otherwise it is planned first.
+        """
         if not self._started:
             self._start_background()
+        if isinstance(task, str) and self.settings.provider:
+            return await self.run(task)
         token = bind_settings(self.settings)
         try:
             result = await self.planning.execute_task(task)
@@ -272,17 +295,80 @@ class AgentOrchestrator:
 
     # -- the agent loop ------------------------------------------------------------------------
 
-    async def run(self, goal: str, **options: Any) -> Any:
-        """One agent turn for ``goal``: persona, recall, selection, plan, execution, report."""
+    async def run(
+        self,
+        goal: str,
+        *,
+        path: str | Path | None = None,
+        persona: str | Persona | None = None,
+        on_event: EventHook | None = None,
+        max_tools: int | None = None,
+        use_cache: bool = True,
+        approve: Approver | None = None,
+        stream: bool | None = None,
+    ) -> RunResult:
+        """Run ``goal``: the model drives with a provider, the offline planner without.
+
+        See :meth:`victor_core.agent.AgentLoop.run` for the arguments.
+        """
         if not self._started:
             self._start_background()
         token = bind_settings(self.settings)
         try:
-            result = await self.agent.run(goal, **options)
+            result = await self.agent.run(
+                goal,
+                path=path,
+                persona=persona,
+                on_event=on_event,
+                max_tools=max_tools,
+                use_cache=use_cache,
+                approve=approve,
+                stream=stream,
+            )
         finally:
             unbind_settings(token)
         self._after_task()
         return result
+
+    async def run_events(
+        self,
+        goal: str,
+        *,
+        path: str | Path | None = None,
+        persona: str | Persona | None = None,
+        max_tools: int | None = None,
+        use_cache: bool = True,
+        approve: Approver | None = None,
+    ) -> AsyncIterator[AgentEvent]:
+        """The events of a streamed :meth:`run`, as they happen; the last is ``RunFinished``."""
+        import asyncio
+
+        queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+
+        async def runner() -> RunResult:
+            try:
+                return await self.run(
+                    goal,
+                    path=path,
+                    persona=persona,
+                    on_event=queue.put_nowait,
+                    max_tools=max_tools,
+                    use_cache=use_cache,
+                    approve=approve,
+                    stream=True,
+                )
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(runner())
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            await task  # raises what the run raised
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def chat(self, message: str, use_cache: bool = True, **options: Any) -> str:
         """Answer ``message`` through the configured provider (cached when ``use_cache``)."""

@@ -14,18 +14,30 @@ Fixtures:
 ``victor_orchestrator``
     An :class:`~victor_core.AgentOrchestrator` on those settings and that
     manager, closed after the test.
+``victor_scripted_server``
+    ``victor_scripted_server(replies)`` starts a :class:`ScriptedServer` (an
+    OpenAI-compatible chat server on 127.0.0.1 answering from ``replies``, a list
+    or a function) and stops it after the test; point ``provider_base_url`` at its
+    ``base_url``.
 ``victor_entry_points``
     Installs throw-away distributions with real entry points on a temporary
     ``sys.path`` entry: ``victor_entry_points.add("my-plugin", {"victor_core.tools":
     {"mine": "my_plugin"}}, modules={"my_plugin": "...source..."})``.
 
 :func:`make_distribution` does the same outside pytest.
+
+The scripted model: :class:`ScriptedModel` (replies given as a list or a
+function; in process it is a provider, registered with ``model.plugin()``),
+:class:`ScriptedServer` (the same served over HTTP), :func:`tool_call` and
+:class:`ScriptedFault` to write scripts::
+
+    model = ScriptedModel([[tool_call("count_lines", {"path": "."})], "There are 120 lines."])
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +45,20 @@ import pytest
 
 from victor_core.plugins._distributions import make_distribution
 from victor_core.plugins._manager import PluginManager
+from victor_core.providers._scripted import ScriptedFault, ScriptedModel, ScriptedServer, tool_call
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:
     from victor_core.orchestrator import AgentOrchestrator
 
-__all__ = ["EntryPointInstaller", "make_distribution"]
+__all__ = [
+    "EntryPointInstaller",
+    "ScriptedFault",
+    "ScriptedModel",
+    "ScriptedServer",
+    "make_distribution",
+    "tool_call",
+]
 
 
 class EntryPointInstaller:
@@ -84,6 +104,21 @@ def victor_entry_points(
     installer = EntryPointInstaller(tmp_path / "victor-site", monkeypatch)
     yield installer
     installer.cleanup()
+
+
+@pytest.fixture
+def victor_scripted_server() -> Iterator[Callable[..., ScriptedServer]]:
+    """``victor_scripted_server(replies, **options)``: a started :class:`ScriptedServer`."""
+    servers: list[ScriptedServer] = []
+
+    def start(replies: Any, **options: Any) -> ScriptedServer:
+        server = ScriptedServer(replies, **options).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

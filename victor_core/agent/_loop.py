@@ -34,11 +34,29 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from victor_core.exceptions import ChainError, PersonaNotFoundError, SettingsError, VictorError
-from victor_core.models import Persona, Plan, PlanStep, ToolResult
+from victor_core.agent._events import (
+    AgentEvent,
+    EventHook,
+    PlanReady,
+    RunFinished,
+    StageFinished,
+    StepFinished,
+    StepStarted,
+)
+from victor_core.agent._model import ModelOutcome, ModelRun, ToolCallRecord
+from victor_core.exceptions import (
+    ChainError,
+    PersonaNotFoundError,
+    ProviderError,
+    SettingsError,
+    VictorError,
+)
+from victor_core.models import Persona, Plan, PlanStep, Skill, ToolResult
 from victor_core.plugins._manager import flatten_results
+from victor_core.providers._types import Usage
 
 if TYPE_CHECKING:
+    from victor_core.agent._services import AgentServices, Approver
     from victor_core.models import PlanResult, StepResult, Tool
     from victor_core.providers._registry import Responder
 
@@ -64,10 +82,6 @@ DEFAULT_PERSONA = Persona(
     "results you are given.",
     style="concise",
 )
-
-#: Receives ``(event, data)``: ``"stage"`` (stage, ms), ``"plan"`` (steps),
-#: ``"step_started"`` / ``"step_finished"`` (id, action, status, ms, error).
-EventHook = Callable[[str, Mapping[str, Any]], None]
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -104,10 +118,17 @@ class StepSummary:
 class RunResult:
     """The outcome of :meth:`AgentLoop.run`.
 
-    ``ok`` is True when every step succeeded; ``errors`` lists what went wrong
-    without stopping the turn (a failed step, memory or provider trouble).
-    ``outputs`` maps step ids to their values (left out of :meth:`to_dict`
-    unless asked, since they can be large).
+    ``mode`` is ``"model"`` (the model called the tools) or ``"planner"`` (the
+    offline planner planned; a text-only provider, if any, wrote the answer).
+    ``answer`` is the model's final text (the report without a model);
+    ``tool_calls`` the model's tool calls, ``turns`` its turns, ``usage`` the
+    tokens the server reported. ``status`` is ``"completed"``, the budget that
+    stopped the run (``"agent_max_turns"``, ``"agent_max_tool_calls"``,
+    ``"agent_max_tokens"``) or ``"provider_error"``. ``ok``: the run completed
+    and, with the planner, every step succeeded. ``errors`` lists what went
+    wrong (a failed step, memory or provider trouble, the budget reached).
+    ``outputs`` maps step (or call) ids to their values (left out of
+    :meth:`to_dict` unless asked, since they can be large).
     """
 
     goal: str
@@ -123,16 +144,29 @@ class RunResult:
     memories: int = 0
     errors: list[str] = attrs.field(factory=list)
     outputs: dict[str, Any] = attrs.field(factory=dict, repr=False)
+    mode: str = "planner"
+    answer: str = ""
+    tool_calls: list[ToolCallRecord] = attrs.field(factory=list)
+    turns: int = 0
+    usage: Usage = attrs.field(factory=Usage)
+    status: str = "completed"
 
     @property
     def ok(self) -> bool:
-        """Whether every step succeeded."""
-        return all(step.status == "ok" for step in self.steps)
+        """Whether the run completed (and, with the planner, every step succeeded)."""
+        if self.status != "completed":
+            return False
+        return self.mode == "model" or all(step.status == "ok" for step in self.steps)
 
     def to_dict(self, *, outputs: bool = False) -> dict[str, Any]:
         """A JSON-serialisable dict of the result (step outputs too when ``outputs``)."""
-        doc = attrs.asdict(self, filter=lambda field, _: field.name != "outputs")
+        doc = attrs.asdict(
+            self,
+            filter=lambda field, _: field.name not in ("outputs", "tool_calls", "usage"),
+        )
         doc["steps"] = [step.to_dict() for step in self.steps]
+        doc["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        doc["usage"] = self.usage.to_dict()
         doc["ok"] = self.ok
         if outputs:
             doc["outputs"] = _jsonable(self.outputs)
@@ -140,20 +174,20 @@ class RunResult:
 
 
 class AgentLoop:
-    """Runs agent turns and chats with the services of an orchestrator.
+    """Runs agent turns and chats, on the services it is given.
 
     Args:
-        orchestrator: an :class:`~victor_core.AgentOrchestrator`; the loop uses its
-            ``settings``, ``plugin_manager``, ``caches``, ``tools``, ``executor``,
-            ``skills``, ``selector``, ``memory`` and ``metrics``, each built on first use.
+        services: the settings, plugin manager and service getters
+            (:class:`~victor_core.agent.AgentServices`); each service is built on
+            first use.
         clock: a monotonic clock in seconds (tests).
     """
 
     def __init__(
-        self, orchestrator: Any, *, clock: Callable[[], float] = time.perf_counter
+        self, services: AgentServices, *, clock: Callable[[], float] = time.perf_counter
     ) -> None:
-        self.orchestrator = orchestrator
-        self.settings = orchestrator.settings
+        self.services = services
+        self.settings = services.settings
         self._clock = clock
         self._personas: dict[str, Persona] | None = None
         self._responder: Responder | None = None
@@ -166,7 +200,7 @@ class AgentLoop:
             from victor_core.execution._tools import call_hook
 
             found: dict[str, Persona] = {DEFAULT_PERSONA.name: DEFAULT_PERSONA}
-            results = await call_hook(self.orchestrator.plugin_manager, "victor_personas")
+            results = await call_hook(self.services.plugin_manager, "victor_personas")
             for item in flatten_results(results):
                 if isinstance(item, Persona):
                     found[item.name] = item
@@ -201,16 +235,26 @@ class AgentLoop:
         on_event: EventHook | None = None,
         max_tools: int | None = None,
         use_cache: bool = True,
+        approve: Approver | None = None,
+        stream: bool | None = None,
     ) -> RunResult:
-        """Run one turn for ``goal`` in the workspace ``path`` and return its result.
+        """Run ``goal`` in the workspace ``path`` and return its result.
+
+        With a provider that can call tools, the model drives (see
+        :mod:`victor_core.agent._model`); otherwise the offline planner plans
+        and runs the plan, and a text-only provider writes the answer.
 
         Args:
             goal: what to do, in words.
             path: the workspace directory the tools work in (default: the current one).
             persona: a persona or its name (default ``assistant``).
-            on_event: called with progress events (see :data:`EventHook`).
-            max_tools: most tools selected (default ``tool_selection_max_tools``).
-            use_cache: whether the provider's answer may come from the response cache.
+            on_event: receives every :class:`~victor_core.agent.AgentEvent` of the run.
+            max_tools: most tools and skills offered or selected (default
+                ``tool_selection_max_tools``).
+            use_cache: whether the model's replies may come from the response cache.
+            approve: decides the tool calls ``agent_approval`` holds back (without it
+                they are denied).
+            stream: stream the model's replies (default: when ``on_event`` is given).
 
         Raises:
             SettingsError: an empty goal, or ``path`` is not an existing directory.
@@ -220,8 +264,7 @@ class AgentLoop:
         if not isinstance(goal, str) or not goal.strip():
             raise SettingsError(f"goal must be a non-empty string (got {goal!r})", field="goal")
         root = _workspace(path)
-        emit = on_event or (lambda event, data: None)
-        orch = self.orchestrator
+        emit: EventHook = on_event or _ignore
         timings: dict[str, float] = {}
         errors: list[str] = []
         before = self._cache_counts()
@@ -232,41 +275,86 @@ class AgentLoop:
             now = self._clock()
             timings[stage] = (now - last) * 1000.0
             last = now
-            emit("stage", {"stage": stage, "ms": timings[stage]})
+            emit(StageFinished(stage=stage, ms=timings[stage]))
 
         chosen = await self.get_persona(persona)
         lap("persona")
         memories = await self._recall(goal, errors)
         lap("recall")
-        tools = await orch.selector.aselect_tools(
+        tools = await self.services.selector().aselect_tools(
             goal, context={"persona": chosen}, max_tools=max_tools
         )
-        skills = await orch.skills.get_skills()
+        skills = await self.services.skills().get_skills()
         lap("selection")
-        plan = await self._plan(
-            goal,
-            tools=tools,
-            skills=list(skills.values()),
-            persona=chosen,
-            memories=memories,
-            root=root,
+        status = "completed"
+        outcome: ModelOutcome | None = None
+        try:
+            driver = await self.responder.tool_calling()
+        except ProviderError as exc:
+            driver = None
+            status = self._provider_failed(exc, errors)
+        if driver is not None:
+            lap("planning")
+            outcome = await self._drive(
+                goal,
+                chosen,
+                offered=_offer(goal, tools, skills, max_tools, self.settings),
+                memories=memories,
+                root=root,
+                emit=emit,
+                approve=approve,
+                use_cache=use_cache,
+                stream=on_event is not None if stream is None else stream,
+            )
+            errors.extend(outcome.errors)
+            status = outcome.status
+            if status == "provider_error" and not outcome.tool_calls:
+                # The model could not be asked at all: the offline planner may stand in.
+                status = self._provider_failed(None, errors)
+                if status == "completed":
+                    outcome = None
+        result: PlanResult | None = None
+        plan: Plan | None = None
+        steps: list[StepSummary] = []
+        if outcome is not None:
+            lap("execution")
+            report, source = outcome.answer, "provider"
+            lap("response")
+        else:
+            plan = await self._plan(
+                goal,
+                tools=tools,
+                skills=list(skills.values()),
+                persona=chosen,
+                memories=memories,
+                root=root,
+            )
+            emit(PlanReady(steps=[_step_doc(s) for s in plan.steps]))
+            lap("planning")
+            result = await self._execute(plan, skills, root, emit)
+            steps = [_summary(s) for s in result.steps]
+            errors.extend(f"{s.id}: {s.error}" for s in steps if s.error)
+            lap("execution")
+            report, source, failed = await self._respond(
+                goal,
+                chosen,
+                result=result,
+                memories=memories,
+                use_cache=use_cache,
+                use_provider=driver is None and status == "completed",
+            )
+            if failed is not None and status == "completed":
+                status = self._provider_failed(failed, errors)
+            lap("response")
+        await self._record(
+            goal, chosen, root=root, steps=steps, report=report, errors=errors, outcome=outcome
         )
-        emit("plan", {"steps": [_step_doc(s) for s in plan.steps]})
-        lap("planning")
-        result = await self._execute(plan, skills, root, emit)
-        steps = [_summary(s) for s in result.steps]
-        errors.extend(f"{s.id}: {s.error}" for s in steps if s.error)
-        lap("execution")
-        report, source = await self._respond(
-            goal, chosen, result=result, memories=memories, errors=errors, use_cache=use_cache
-        )
-        lap("response")
-        await self._record(goal, chosen, root=root, steps=steps, report=report, errors=errors)
         lap("record")
         total = (self._clock() - start) * 1000.0
-        self._observe(timings, total, ok=all(s.status == "ok" for s in steps))
+        ok = status == "completed" and all(s.status == "ok" for s in steps)
+        self._observe(timings, total, ok=ok)
         lap("metrics")
-        return RunResult(
+        run = RunResult(
             goal=goal,
             persona=chosen.name,
             path=str(root),
@@ -276,22 +364,76 @@ class AgentLoop:
             timings_ms=timings,
             total_ms=(self._clock() - start) * 1000.0,
             cache=self._cache_delta(before),
-            plan={
-                "steps": [_step_doc(s) for s in plan.steps],
-                "waves": [list(w) for w in result.waves],
-                "metadata": _jsonable(dict(plan.metadata)),
-            },
+            plan=_plan_doc(plan, result),
             memories=len(memories),
             errors=errors,
-            outputs=result.outputs,
+            outputs=outcome.outputs if outcome is not None else (result.outputs if result else {}),
+            mode="model" if outcome is not None else "planner",
+            answer=report,
+            tool_calls=outcome.tool_calls if outcome is not None else [],
+            turns=outcome.turns if outcome is not None else 0,
+            usage=outcome.usage if outcome is not None else Usage(),
+            status=status,
         )
+        emit(RunFinished(result=run))
+        return run
+
+    def _provider_failed(self, exc: ProviderError | None, errors: list[str]) -> str:
+        """Note a provider failure; the run fails unless ``provider_offline_fallback``."""
+        if exc is not None:
+            errors.append(f"provider: {exc}")
+            _warn("agent_provider_failed", error=str(exc))
+        if self.settings.provider_offline_fallback:
+            errors.append("provider_offline_fallback: answered offline instead")
+            return "completed"
+        return "provider_error"
+
+    async def _drive(
+        self,
+        goal: str,
+        persona: Persona,
+        *,
+        offered: list[Tool | Skill],
+        memories: list[dict[str, Any]],
+        root: Path,
+        emit: EventHook,
+        approve: Approver | None,
+        use_cache: bool,
+        stream: bool,
+    ) -> ModelOutcome:
+        """The model-driven run; a provider failure ends it with ``provider_error``."""
+        await self.services.tools().ensure_loaded()
+        run = ModelRun(
+            responder=self.responder,
+            executor=self.services.executor(),
+            offered=offered,
+            settings=self.settings,
+            emit=emit,
+            approve=approve,
+            workspace=str(root),
+            use_cache=use_cache,
+            stream=stream,
+        )
+        system = persona.system_prompt or DEFAULT_PERSONA.system_prompt
+        system += (
+            f"\n\nThe workspace is {root}. Call the tools offered when they help; "
+            "several calls in one turn run in parallel. Answer in words when done."
+        )
+        if memories:
+            lines = [_memory_line(m) for m in memories[:6]]
+            system += "\n\nRelated memories from earlier runs:\n" + "\n".join(lines)
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": goal},
+        ]
+        return await run.run(messages)
 
     async def _recall(self, goal: str, errors: list[str]) -> list[dict[str, Any]]:
         """Related episodes and facts; memory trouble is reported, never fatal."""
         settings = self.settings
         if not (settings.enable_episodic_memory or settings.enable_semantic_memory):
             return []
-        memory = self.orchestrator.memory
+        memory = self.services.memory()
         found: list[dict[str, Any]] = []
         try:
             if settings.enable_episodic_memory:
@@ -325,7 +467,7 @@ class AgentLoop:
             "params": {"path": str(root)},
         }
         # The planning family answers first; the built-in planner when none does.
-        plan: Plan = await self.orchestrator.planning.plan_for_goal(goal, context)
+        plan: Plan = await self.services.planning().plan_for_goal(goal, context)
         if not plan.steps and plan.metadata.get("no_tool_fits"):
             # The planner found nothing the goal asks for: say so, run nothing.
             raise ChainError(str(plan.metadata.get("error") or f"no tool fits the goal {goal!r}"))
@@ -337,12 +479,13 @@ class AgentLoop:
     async def _execute(
         self, plan: Plan, skills: Mapping[str, Any], root: Path, emit: EventHook
     ) -> PlanResult:
-        orch = self.orchestrator
-        registry = orch.tools
+        services = self.services
+        registry = services.tools()
+        executor = services.executor()
         await registry.ensure_loaded()
 
         async def run_step(step: PlanStep, inputs: Mapping[str, Any]) -> ToolResult:
-            emit("step_started", {"id": step.id, "action": step.action, "kind": step.kind})
+            emit(StepStarted(id=step.id, action=step.action, step_kind=step.kind))
             started = self._clock()
             try:
                 if step.kind == "skill":
@@ -354,7 +497,7 @@ class AgentLoop:
                             steps=(step.id,),
                         )
                     params = _with_workspace(dict(step.params), skill.func, root)
-                    result: ToolResult = await orch.skills.run_step(
+                    result: ToolResult = await services.skills().run_step(
                         skill, attrs.evolve(step, params=params), inputs, plan.goal
                     )
                 else:
@@ -362,7 +505,7 @@ class AgentLoop:
                     params = _with_workspace(dict(step.params), tool, root)
                     if inputs and _accepts(tool, "inputs"):
                         params["inputs"] = dict(inputs)
-                    result = await orch.executor.execute(step.action, **params)
+                    result = await executor.execute(step.action, **params)
             except VictorError as exc:
                 result = ToolResult(
                     name=step.action,
@@ -372,18 +515,17 @@ class AgentLoop:
                     error_type=type(exc).__name__,
                 )
             emit(
-                "step_finished",
-                {
-                    "id": step.id,
-                    "action": step.action,
-                    "status": _status(result),
-                    "ms": result.duration_s * 1000.0,
-                    "error": result.error,
-                },
+                StepFinished(
+                    id=step.id,
+                    action=step.action,
+                    status=_status(result),
+                    ms=result.duration_s * 1000.0,
+                    error=result.error,
+                )
             )
             return result
 
-        outcome: PlanResult = await orch.executor.execute_plan(
+        outcome: PlanResult = await executor.execute_plan(
             plan, run_step, parallel=bool(self.settings.parallel_execution_enabled)
         )
         return outcome
@@ -395,12 +537,13 @@ class AgentLoop:
         *,
         result: PlanResult,
         memories: list[dict[str, Any]],
-        errors: list[str],
         use_cache: bool,
-    ) -> tuple[str, str]:
+        use_provider: bool,
+    ) -> tuple[str, str, ProviderError | None]:
+        """The report, who wrote it, and the provider's failure if it failed."""
         report = write_report(persona, goal, result.steps, memories=len(memories))
-        if not self.settings.provider:
-            return report, "persona"
+        if not (self.settings.provider and use_provider):
+            return report, "persona", None
         messages = [
             {"role": "system", "content": persona.system_prompt or DEFAULT_PERSONA.system_prompt},
             {
@@ -411,11 +554,9 @@ class AgentLoop:
         ]
         try:
             answer = await self.complete(messages, use_cache=use_cache)
-        except VictorError as exc:
-            errors.append(f"provider: {exc}")
-            _warn("agent_provider_failed", error=str(exc))
-            return report, "persona"
-        return answer, "provider"
+        except ProviderError as exc:
+            return report, "persona", exc
+        return answer, "provider", None
 
     async def _record(
         self,
@@ -426,15 +567,31 @@ class AgentLoop:
         steps: list[StepSummary],
         report: str,
         errors: list[str],
+        outcome: ModelOutcome | None = None,
     ) -> None:
         if not self.settings.enable_episodic_memory:
             return
+        actions: list[dict[str, Any]] = [
+            {"step": s.id, "action": s.action, "status": s.status} for s in steps
+        ]
+        if outcome is not None:
+            actions = [
+                {
+                    "action": c.name,
+                    "arguments": _jsonable(c.arguments),
+                    "status": "ok" if c.ok else "failed",
+                    "error": c.error,
+                    "turn": c.turn,
+                }
+                for c in outcome.tool_calls
+            ]
+        ok = outcome.status == "completed" if outcome else all(s.status == "ok" for s in steps)
         try:
-            await self.orchestrator.memory.episodic.record(
+            await self.services.memory().episodic.record(
                 goal,
-                actions=[{"step": s.id, "action": s.action, "status": s.status} for s in steps],
+                actions=actions,
                 outcome={
-                    "ok": all(s.status == "ok" for s in steps),
+                    "ok": ok,
                     "summary": report.splitlines()[0] if report else "",
                 },
                 persona=persona.name,
@@ -447,7 +604,7 @@ class AgentLoop:
     def _observe(self, timings: Mapping[str, float], total_ms: float, *, ok: bool) -> None:
         if not self.settings.metrics_enabled:
             return
-        registry = self.orchestrator.metrics
+        registry = self.services.metrics()
         registry.create_counter("victor_agent_runs_total", "Agent turns run.").increment()
         if not ok:
             registry.create_counter(
@@ -472,7 +629,7 @@ class AgentLoop:
         """
         from victor_core.cache._manager import CACHE_TYPES
 
-        registry = self.orchestrator.metrics
+        registry = self.services.metrics()
         counts: dict[str, tuple[int, int]] = {}
         for cache_type in CACHE_TYPES:
             hits = registry.get(f"victor_cache_{cache_type}_hits_total")
@@ -499,12 +656,13 @@ class AgentLoop:
         if self._responder is None:
             from victor_core.providers._registry import Responder
 
-            orch = self.orchestrator
+            services = self.services
             self._responder = Responder(
                 self.settings,
-                orch.plugin_manager,
-                response_cache=lambda: orch.caches.get("response"),
+                services.plugin_manager,
+                response_cache=services.response_cache,
                 offline=self._offline_answer,
+                metrics=services.metrics() if self.settings.metrics_enabled else None,
             )
         return self._responder
 
@@ -561,7 +719,7 @@ class AgentLoop:
             (m["content"] for m in reversed(messages) if m.get("role") == "user"), ""
         ).strip()
         try:
-            tools = await self.orchestrator.selector.aselect_tools(question, max_tools=3)
+            tools = await self.services.selector().aselect_tools(question, max_tools=3)
         except VictorError:
             tools = []
         names = ", ".join(t.name for t in tools)
@@ -654,6 +812,52 @@ def _describe(step: StepResult) -> tuple[str, list[str]]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _ignore(event: AgentEvent) -> None:
+    return None
+
+
+def _offer(
+    goal: str,
+    tools: Sequence[Tool],
+    skills: Mapping[str, Skill],
+    max_tools: int | None,
+    settings: Any,
+) -> list[Tool | Skill]:
+    """The tools and skills offered to the model: at most ``tool_selection_max_tools``.
+
+    The selected tools come first; skills sharing words with the goal take up
+    to a third of the places.
+    """
+    limit = int(max_tools or settings.tool_selection_max_tools)
+    wanted = _word_roots(goal)
+    ranked = sorted(
+        skills.values(),
+        key=lambda s: -len(_word_roots(f"{s.name.replace('_', ' ')} {s.description}") & wanted),
+    )
+    chosen_skills = ranked[: min(len(ranked), max(limit // 3, 0))]
+    offered: list[Tool | Skill] = list(tools[: limit - len(chosen_skills)])
+    offered.extend(chosen_skills)
+    return offered[:limit]
+
+
+def _memory_line(memory: Mapping[str, Any]) -> str:
+    if memory.get("kind") == "fact":
+        return f"- fact: {str(memory.get('text', ''))[:200]}"
+    outcome = memory.get("outcome") or {}
+    summary = outcome.get("summary", "") if isinstance(outcome, Mapping) else ""
+    return f"- earlier run {str(memory.get('goal', ''))[:120]!r}: {str(summary)[:160]}"
+
+
+def _plan_doc(plan: Plan | None, result: PlanResult | None) -> dict[str, Any]:
+    if plan is None or result is None:
+        return {"steps": [], "waves": [], "metadata": {"planner": "model"}}
+    return {
+        "steps": [_step_doc(s) for s in plan.steps],
+        "waves": [list(w) for w in result.waves],
+        "metadata": _jsonable(dict(plan.metadata)),
+    }
 
 
 def _workspace(path: str | Path | None) -> Path:

@@ -21,6 +21,7 @@ configured provider (or an offline responder without one); the agent loop's
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -29,8 +30,10 @@ import attrs
 
 from victor_core.exceptions import ProviderError
 from victor_core.plugins._manager import flatten_results
+from victor_core.providers._types import ModelReply, ToolCallingProvider, Usage
 
 if TYPE_CHECKING:
+    from victor_core.metrics._registry import MetricsRegistry
     from victor_core.settings import Settings
 
 __all__ = [
@@ -48,8 +51,9 @@ __all__ = [
     "replay_chunks",
 ]
 
-#: A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``.
-Message = Mapping[str, str]
+#: A chat message: ``{"role": "system" | "user" | "assistant" | "tool", "content": "..."}``
+#: (an assistant message may carry ``tool_calls``, a tool message its ``tool_call_id``).
+Message = Mapping[str, Any]
 
 #: Provider name -> (default base URL, default model). Local servers speak the
 #: OpenAI chat-completions protocol under ``/v1``.
@@ -60,6 +64,16 @@ PROVIDER_DEFAULTS: dict[str, tuple[str, str]] = {
     "vllm": ("http://localhost:8000/v1", ""),
     "lmstudio": ("http://localhost:1234/v1", ""),
     "llamacpp": ("http://localhost:8080/v1", ""),
+    # Hosted APIs with an OpenAI-compatible endpoint, each with its own settings.
+    "anthropic": ("https://api.anthropic.com/v1", "claude-3-5-haiku-latest"),
+    "google": ("https://generativelanguage.googleapis.com/v1beta/openai", "gemini-2.0-flash"),
+}
+
+#: Provider name -> the settings prefix of its timeout, retries and concurrency, and
+#: the environment variables read for its API key when ``provider_api_key`` is empty.
+_HOSTED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "anthropic": ("anthropic", ("ANTHROPIC_API_KEY",)),
+    "google": ("google", ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
 }
 
 #: Providers that are servers on this machine (their settings are ``local_provider_*``).
@@ -150,8 +164,13 @@ class ProviderConfig:
 
         A server on this machine (a local provider, or a base URL on localhost)
         uses ``local_provider_timeout``, ``local_provider_max_retries`` and
-        ``local_provider_batch_size``; a hosted one uses the ``openai_*`` settings.
-        The API key is ``provider_api_key``, else ``OPENAI_API_KEY`` for OpenAI.
+        ``local_provider_batch_size``; ``anthropic`` and ``google`` use the
+        ``anthropic_*`` and ``google_*`` settings, any other hosted one the
+        ``openai_*`` settings. The API key is ``provider_api_key``, else
+        ``ANTHROPIC_API_KEY`` (anthropic), ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``
+        (google), ``OPENAI_API_KEY`` (the others). For ``openai`` and
+        ``openai-compatible`` an empty ``provider_base_url`` falls back to
+        ``OPENAI_BASE_URL``.
 
         Raises:
             ProviderError: no provider is named.
@@ -163,6 +182,8 @@ class ProviderConfig:
                 provider=None,
             )
         default_url, default_model = PROVIDER_DEFAULTS.get(name, ("", ""))
+        if name in ("openai", "openai-compatible"):
+            default_url = os.environ.get("OPENAI_BASE_URL", "") or default_url
         base_url = (settings.provider_base_url or default_url).rstrip("/")
         if not base_url:
             raise ProviderError(
@@ -171,17 +192,18 @@ class ProviderConfig:
                 provider=name,
             )
         local = name in LOCAL_PROVIDERS or is_local_url(base_url)
+        prefix, key_vars = _HOSTED.get(name, ("openai", ("OPENAI_API_KEY",)))
         api_key = settings.provider_api_key
-        if not api_key and name == "openai":
-            api_key = os.environ.get("OPENAI_API_KEY", "")
+        for var in key_vars:
+            api_key = api_key or os.environ.get(var, "")
         if local:
             timeout = settings.local_provider_timeout
             retries = settings.local_provider_max_retries
             concurrent = settings.local_provider_batch_size
         else:
-            timeout = settings.openai_timeout
-            retries = settings.openai_max_retries
-            concurrent = settings.openai_concurrent_requests
+            timeout = float(getattr(settings, f"{prefix}_timeout"))
+            retries = int(getattr(settings, f"{prefix}_max_retries"))
+            concurrent = int(getattr(settings, f"{prefix}_concurrent_requests"))
         return cls(
             name=name,
             base_url=base_url,
@@ -285,6 +307,11 @@ class Responder:
         response_cache: returns the response cache (a :class:`~victor_core.cache.TieredCache`)
             or None when it is disabled; called on first use.
         offline: the responder used when ``settings.provider`` is empty.
+        metrics: where model calls are measured (a
+            :class:`~victor_core.metrics.MetricsRegistry`; None: not measured):
+            ``victor_provider_requests_total``, ``victor_provider_errors_total``,
+            ``victor_provider_request_seconds`` and the token counters
+            ``victor_provider_prompt_tokens_total`` / ``..._completion_tokens_total``.
 
     Cache keys are :func:`victor_core.cache._manager.response_key` of (provider, model,
     messages, parameters); without a provider the answers are keyed under
@@ -298,11 +325,13 @@ class Responder:
         *,
         response_cache: Callable[[], Any] | None = None,
         offline: OfflineResponder | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.plugin_manager = plugin_manager
         self._response_cache = response_cache
         self._offline = offline
+        self._metrics = metrics
         self._provider: Provider | None = None
 
     async def provider(self) -> Provider:
@@ -314,6 +343,130 @@ class Responder:
         if self._provider is None:
             self._provider = await find_provider(self.plugin_manager, self.settings)
         return self._provider
+
+    async def tool_calling(self) -> ToolCallingProvider | None:
+        """The configured provider when it can call tools (None: text only, or none).
+
+        Raises:
+            ProviderError: a provider is configured but none of that name is installed.
+        """
+        if not self.settings.provider:
+            return None
+        provider = await self.provider()
+        return provider if isinstance(provider, ToolCallingProvider) else None
+
+    async def reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] = (),
+        use_cache: bool = True,
+        **params: Any,
+    ) -> ModelReply:
+        """The model's reply to ``messages`` offered ``tools`` (cached, measured).
+
+        Raises:
+            ProviderError: no tool-calling provider, or the request failed.
+        """
+        reply: ModelReply | None = None
+        async for item in self._reply(messages, tools, use_cache, params, stream=False):
+            if isinstance(item, ModelReply):
+                reply = item
+        if reply is None:  # pragma: no cover - _reply always ends with the reply
+            raise ProviderError("the provider gave no reply", provider=self.settings.provider)
+        return reply
+
+    def stream_reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] = (),
+        use_cache: bool = True,
+        **params: Any,
+    ) -> AsyncIterator[str | ModelReply]:
+        """Text chunks as they arrive, then the :class:`ModelReply` (cached, measured).
+
+        A cached reply is replayed: its text in chunks, then the reply. A reply is
+        cached only once its stream completed.
+
+        Raises:
+            ProviderError: no tool-calling provider, or the request or stream failed.
+        """
+        return self._reply(messages, tools, use_cache, params, stream=True)
+
+    async def _reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
+        use_cache: bool,
+        params: Mapping[str, Any],
+        *,
+        stream: bool,
+    ) -> AsyncIterator[str | ModelReply]:
+        provider = await self.tool_calling()
+        if provider is None:
+            raise ProviderError(
+                f"provider {self.settings.provider!r} cannot call tools",
+                provider=self.settings.provider or None,
+            )
+        keyed = {"tools": [dict(t) for t in tools], **params} if tools else dict(params)
+        cache, key = self._key(messages, keyed, use_cache)
+        if cache is not None:
+            hit = cache.get(key)
+            if isinstance(hit, dict):
+                try:
+                    cached = ModelReply.from_dict(hit)
+                except (KeyError, TypeError, ValueError):
+                    cached = None
+                if cached is not None:
+                    if stream and cached.text:
+                        for chunk in replay_chunks(cached.text):
+                            yield chunk
+                    yield cached
+                    return
+        started = time.perf_counter()
+        reply: ModelReply | None = None
+        try:
+            if stream:
+                async for item in provider.stream_reply(list(messages), tools=tools, **params):
+                    if isinstance(item, ModelReply):
+                        reply = item
+                    else:
+                        yield item
+            else:
+                reply = await provider.reply(list(messages), tools=tools, **params)
+        except ProviderError:
+            self._measure(time.perf_counter() - started, None)
+            raise
+        if reply is None:
+            self._measure(time.perf_counter() - started, None)
+            raise ProviderError(
+                f"{provider.name}: the stream ended without a reply", provider=provider.name
+            )
+        self._measure(time.perf_counter() - started, reply.usage)
+        if cache is not None:
+            cache.set(key, reply.to_dict())
+        yield reply
+
+    def _measure(self, seconds: float, usage: Usage | None) -> None:
+        registry = self._metrics
+        if registry is None or not self.settings.metrics_enabled:
+            return
+        registry.create_counter("victor_provider_requests_total", "Model requests.").increment()
+        registry.create_timer(
+            "victor_provider_request_seconds", "Duration of model requests."
+        ).observe(seconds)
+        if usage is None:
+            registry.create_counter(
+                "victor_provider_errors_total", "Model requests that failed."
+            ).increment()
+            return
+        registry.create_counter(
+            "victor_provider_prompt_tokens_total", "Prompt tokens the servers reported."
+        ).increment(usage.prompt_tokens or 0)
+        registry.create_counter(
+            "victor_provider_completion_tokens_total", "Completion tokens the servers reported."
+        ).increment(usage.completion_tokens or 0)
 
     def _key(self, messages: Sequence[Message], params: Mapping[str, Any], use_cache: bool) -> Any:
         if not use_cache or self._response_cache is None:

@@ -1,4 +1,20 @@
-"""The OpenAI-compatible provider: pooled httpx client, retries with backoff, SSE streaming."""
+"""The OpenAI-compatible provider: pooled httpx client, retries, deadlines, SSE streaming.
+
+It speaks chat completions: ``tools`` offered, ``tool_calls`` answered (whole,
+or as streamed deltas assembled across chunks), usage and finish reason read.
+
+Faults and what they become (always :class:`~victor_core.exceptions.ProviderError`):
+
+- every attempt has a deadline for the whole request, body included
+  (``timeout``), not only per read: a server trickling bytes cannot hold a call;
+- connection errors, read timeouts, cut bodies, 408/409/425/429 and 5xx are
+  retried (``max_retries``) with exponential backoff; a ``Retry-After`` is
+  honoured up to ``max_backoff`` seconds;
+- a stream is retried only until its first text chunk was handed on; after it,
+  a broken stream raises, so a partial answer is never taken for a whole one;
+- a malformed ``data:`` line, or a stream that ends without a finish reason
+  or ``[DONE]``, is an error.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +22,19 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from victor_core._log import get_logger
 from victor_core.exceptions import ProviderError
-from victor_core.providers import PROVIDER_DEFAULTS, Message, ProviderConfig
+from victor_core.providers import (
+    PROVIDER_DEFAULTS,
+    Message,
+    ModelReply,
+    ProviderConfig,
+    ToolCall,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -30,6 +52,16 @@ class OpenAIProviderFactory:
     def create(self, settings: Settings) -> OpenAICompatibleProvider:
         """A provider for ``settings.provider`` with the settings' pool, timeouts and retries."""
         return OpenAICompatibleProvider(ProviderConfig.from_settings(settings))
+
+
+class _Retry(Exception):
+    """An attempt failed in a way another attempt may fix."""
+
+    def __init__(self, reason: str, response: httpx.Response | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+        self.status = response.status_code if response is not None else None
 
 
 class OpenAICompatibleProvider:
@@ -51,7 +83,7 @@ class OpenAICompatibleProvider:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff_base: float = 0.5,
-        max_backoff: float = 30.0,
+        max_backoff: float = 8.0,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -77,7 +109,7 @@ class OpenAICompatibleProvider:
             # A pool belongs to the event loop that opened its connections; a
             # new loop (another asyncio.run) starts a new pool.
             self._client = None
-        if self._client is None:
+        if self._client is None or self._semaphore is None:
             cfg = self.config
             headers = {"Accept": "application/json"}
             if cfg.api_key:
@@ -94,8 +126,6 @@ class OpenAICompatibleProvider:
             )
             self._semaphore = asyncio.Semaphore(cfg.concurrent_requests)
             self._loop = loop
-        if self._semaphore is None:  # pragma: no cover - both are set together
-            self._semaphore = asyncio.Semaphore(self.config.concurrent_requests)
         return self._client, self._semaphore
 
     async def aclose(self) -> None:
@@ -104,135 +134,330 @@ class OpenAICompatibleProvider:
         if client is not None:
             await client.aclose()
 
-    # -- requests -------------------------------------------------------------------------
-
-    def _body(self, messages: Sequence[Message], params: dict[str, Any], stream: bool) -> Any:
-        body: dict[str, Any] = {"model": params.pop("model", None) or self.config.model}
-        body["messages"] = [dict(m) for m in messages]
-        body.update(params)
-        body["stream"] = stream
-        return body
-
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        delay = self._backoff_base * float(2**attempt)
-        if response is not None:
-            after = _retry_after(response.headers.get("Retry-After"))
-            if after is not None:
-                delay = after
-        return min(max(delay, 0.0), self._max_backoff)
-
-    def _error(self, message: str, status: int | None = None) -> ProviderError:
-        self.stats["failures"] += 1
-        return ProviderError(f"{self.name}: {message}", provider=self.name, status=status)
+    # -- the Provider protocol (text) --------------------------------------------------------
 
     async def complete(self, messages: Sequence[Message], **params: Any) -> str:
-        """The whole answer to ``messages``.
+        """The whole answer to ``messages`` (its text).
 
         Raises:
             ProviderError: a non-retryable status, or every attempt failed.
         """
+        return (await self.reply(messages, **params)).text
+
+    async def stream(self, messages: Sequence[Message], **params: Any) -> AsyncIterator[str]:
+        """The answer to ``messages`` as text chunks (server-sent events).
+
+        Raises:
+            ProviderError: every attempt failed, or the stream broke before its end.
+        """
+        async for item in self.stream_reply(messages, **params):
+            if isinstance(item, str):
+                yield item
+
+    # -- tool calling -------------------------------------------------------------------------
+
+    async def reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] = (),
+        **params: Any,
+    ) -> ModelReply:
+        """The model's reply (text, tool calls, usage, finish reason) to ``messages``.
+
+        Raises:
+            ProviderError: a non-retryable status, a malformed answer, or every attempt
+                failed.
+        """
         client, semaphore = self._ensure_client()
-        body = self._body(messages, dict(params), stream=False)
+        body = self._body(messages, tools, dict(params), stream=False)
         self.stats["requests"] += 1
         async with semaphore:
-            response = await self._send(client, body, stream=False)
-            try:
-                data = response.json()
-                return str(data["choices"][0]["message"]["content"] or "")
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                raise self._error(
-                    f"unexpected response from {self.config.base_url}: {exc!r}",
-                    response.status_code,
-                ) from None
-            finally:
-                await response.aclose()
+            return await self._with_retries(lambda: self._reply_once(client, body))
 
-    async def _send(self, client: httpx.AsyncClient, body: Any, *, stream: bool) -> httpx.Response:
-        """Send ``body`` with retries; return a 2xx response (open, when ``stream``)."""
+    async def _reply_once(self, client: httpx.AsyncClient, body: Any) -> ModelReply:
+        async def attempt() -> ModelReply:
+            request = client.build_request("POST", "chat/completions", json=body)
+            response = await client.send(request)
+            self._check_status(response)
+            return self._parse_reply(response)
+
+        return await self._deadline(attempt())
+
+    def stream_reply(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] = (),
+        **params: Any,
+    ) -> AsyncIterator[str | ModelReply]:
+        """Text chunks as they arrive, then the whole :class:`ModelReply`.
+
+        Tool-call deltas are assembled across chunks (arguments may be split
+        anywhere, mid-JSON). A server that answers a streamed request with one
+        JSON document (no SSE) is read as a whole reply.
+
+        Raises:
+            ProviderError: every attempt failed, or the stream broke, stalled past the
+                deadline or carried a malformed event.
+        """
+        body = self._body(messages, tools, dict(params), stream=True)
+        return self._stream(body)
+
+    async def _stream(self, body: Any) -> AsyncIterator[str | ModelReply]:
+        client, semaphore = self._ensure_client()
+        self.stats["requests"] += 1
+        async with semaphore:
+            attempts = self.config.max_retries + 1
+            for attempt in range(attempts):
+                self.stats["attempts"] += 1
+                yielded = 0
+                try:
+                    async for item in self._stream_once(client, body):
+                        if isinstance(item, str):
+                            yielded += 1
+                        yield item
+                    return
+                except _Retry as exc:
+                    if yielded or attempt + 1 >= attempts:
+                        raise self._error(
+                            f"stream broken after {yielded} chunks"
+                            + (f" and {attempt + 1} attempts" if not yielded else "")
+                            + f": {exc.reason}",
+                            exc.status,
+                        ) from None
+                    await self._pause(attempt, exc)
+
+    async def _stream_once(
+        self, client: httpx.AsyncClient, body: Any
+    ) -> AsyncIterator[str | ModelReply]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout
+        request = client.build_request("POST", "chat/completions", json=body)
+        try:
+            response = await self._deadline(client.send(request, stream=True), deadline)
+        except httpx.HTTPError as exc:
+            raise _Retry(_describe(exc, self.config)) from None
+        try:
+            if response.status_code >= 300:
+                await self._deadline(response.aread(), deadline)
+                self._check_status(response)
+            if "json" in response.headers.get("content-type", ""):
+                await self._deadline(response.aread(), deadline)
+                reply = self._parse_reply(response)
+                if reply.text:
+                    yield reply.text
+                yield reply
+                return
+            assembler = _Assembler()
+            lines = response.aiter_lines().__aiter__()
+            events = _sse_events(lambda: self._deadline(lines.__anext__(), deadline))
+            async for event in events:
+                if event == "[DONE]":
+                    assembler.done = True
+                    break
+                text = assembler.feed(event, self)
+                if text:
+                    yield text
+            if not assembler.finished:
+                raise _Retry(f"stream ended before completion ({assembler.chunks} events)")
+            yield assembler.reply()
+        except httpx.HTTPError as exc:
+            raise _Retry(_describe(exc, self.config)) from None
+        finally:
+            await response.aclose()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _body(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]],
+        params: dict[str, Any],
+        stream: bool,
+    ) -> Any:
+        body: dict[str, Any] = {"model": params.pop("model", None) or self.config.model}
+        body["messages"] = [dict(m) for m in messages]
+        if tools:
+            body["tools"] = [dict(t) for t in tools]
+        body.update(params)
+        body["stream"] = stream
+        if stream:
+            body.setdefault("stream_options", {"include_usage": True})
+        return body
+
+    async def _deadline(self, awaitable: Any, deadline: float | None = None) -> Any:
+        """``awaitable`` within the request's deadline (now plus ``timeout`` by default)."""
+        loop = asyncio.get_running_loop()
+        remaining = self.config.timeout if deadline is None else deadline - loop.time()
+        try:
+            return await asyncio.wait_for(awaitable, max(remaining, 0.0))
+        except asyncio.TimeoutError:
+            raise _Retry(
+                f"timed out after {self.config.timeout:g} s (the deadline of the whole request)"
+            ) from None
+
+    async def _with_retries(self, once: Any) -> ModelReply:
         attempts = self.config.max_retries + 1
         last = ""
         status: int | None = None
         for attempt in range(attempts):
             self.stats["attempts"] += 1
-            response: httpx.Response | None = None
             try:
-                request = client.build_request("POST", "chat/completions", json=body)
-                response = await client.send(request, stream=True)
-            except httpx.TimeoutException:
-                last, status = f"timed out after {self.config.timeout:g} s", None
-            except httpx.TransportError as exc:
-                last, status = f"cannot reach {self.config.base_url} ({exc!r})", None
-            else:
-                if response.status_code < 300:
-                    if not stream:
-                        await response.aread()
-                    return response
-                await response.aread()
-                status = response.status_code
-                last = f"HTTP {status}: {_error_text(response)}"
-                await response.aclose()
-                if status not in _RETRY_STATUS:
-                    raise self._error(f"request refused: {last}", status)
-            if attempt + 1 < attempts:
-                self.stats["retries"] += 1
-                delay = self._delay(attempt, response)
-                get_logger().warning(
-                    "provider_retry",
-                    provider=self.name,
-                    attempt=attempt + 1,
-                    delay_s=delay,
-                    reason=last,
-                )
-                await asyncio.sleep(delay)
+                reply: ModelReply = await once()
+                return reply
+            except _Retry as exc:
+                last, status = exc.reason, exc.status
+                if attempt + 1 < attempts:
+                    await self._pause(attempt, exc)
+            except httpx.HTTPError as exc:
+                last, status = _describe(exc, self.config), None
+                if attempt + 1 < attempts:
+                    await self._pause(attempt, _Retry(last))
         raise self._error(f"request failed after {attempts} attempts: {last}", status)
 
-    async def stream(self, messages: Sequence[Message], **params: Any) -> AsyncIterator[str]:
-        """The answer to ``messages`` as text chunks (server-sent events).
+    async def _pause(self, attempt: int, exc: _Retry) -> None:
+        self.stats["retries"] += 1
+        delay = self._backoff_base * float(2**attempt)
+        if exc.response is not None:
+            after = _retry_after(exc.response.headers.get("Retry-After"))
+            if after is not None:
+                delay = after
+        delay = min(max(delay, 0.0), self._max_backoff)
+        import structlog
 
-        Retries happen only before the first chunk; a stream that breaks after
-        it raises, so that a partial answer is never taken for a whole one.
+        structlog.get_logger().warning(
+            "provider_retry",
+            provider=self.name,
+            attempt=attempt + 1,
+            delay_s=delay,
+            reason=exc.reason,
+        )
+        await asyncio.sleep(delay)
 
-        Raises:
-            ProviderError: every attempt failed, or the stream broke before its end.
-        """
-        client, semaphore = self._ensure_client()
-        body = self._body(messages, dict(params), stream=True)
-        self.stats["requests"] += 1
-        async with semaphore:
-            response = await self._send(client, body, stream=True)
-            chunks = 0
-            finished = False
-            try:
-                async for event in _sse_events(response):
-                    if event == "[DONE]":
-                        finished = True
-                        break
-                    try:
-                        choice = json.loads(event)["choices"][0]
-                    except (ValueError, KeyError, IndexError, TypeError):
-                        continue  # comments, keep-alives and extensions
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        chunks += 1
-                        yield text
-                    if choice.get("finish_reason"):
-                        finished = True
-            except httpx.TimeoutException:
-                raise self._error(
-                    f"stream timed out after {self.config.timeout:g} s ({chunks} chunks received)"
-                ) from None
-            except httpx.TransportError as exc:
-                raise self._error(f"stream broken after {chunks} chunks ({exc!r})") from None
-            finally:
-                await response.aclose()
-            if not finished:
-                raise self._error(f"stream ended before completion after {chunks} chunks")
+    def _check_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        text = f"HTTP {status}: {_error_text(response)}"
+        if status in _RETRY_STATUS:
+            raise _Retry(text, response)
+        raise self._error(f"request refused: {text}", status)
+
+    def _parse_reply(self, response: httpx.Response) -> ModelReply:
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice["message"]
+            calls = [
+                ToolCall(
+                    id=str(call.get("id") or f"call_{index}"),
+                    name=str(call["function"]["name"]),
+                    arguments=_arguments(call["function"].get("arguments")),
+                )
+                for index, call in enumerate(message.get("tool_calls") or ())
+            ]
+            return ModelReply(
+                text=str(message.get("content") or ""),
+                tool_calls=calls,
+                usage=Usage.from_wire(data.get("usage")),
+                finish_reason=choice.get("finish_reason"),
+            )
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise self._error(
+                f"unexpected response from {self.config.base_url}: {exc!r}",
+                response.status_code,
+            ) from None
+
+    def _error(self, message: str, status: int | None = None) -> ProviderError:
+        self.stats["failures"] += 1
+        return ProviderError(f"{self.name}: {message}", provider=self.name, status=status)
 
 
-async def _sse_events(response: httpx.Response) -> AsyncIterator[str]:
+class _Assembler:
+    """Builds a :class:`ModelReply` from streamed chat-completion chunks."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+        self.done = False
+        self.chunks = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.finish_reason is not None
+
+    def feed(self, event: str, provider: OpenAICompatibleProvider) -> str:
+        """Take one ``data:`` payload; return its text ("" for none)."""
+        self.chunks += 1
+        try:
+            doc = json.loads(event)
+            if not isinstance(doc, dict):
+                raise TypeError(f"a {type(doc).__name__}, not an object")
+            if doc.get("error"):
+                raise provider._error(f"the stream carried an error: {doc['error']!r}")
+            if doc.get("usage"):
+                self.usage = Usage.from_wire(doc["usage"])
+            choices = doc.get("choices") or []
+            if not choices:
+                return ""
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or ():
+                self._call(call)
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+            text = delta.get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError(f"content is a {type(text).__name__}")
+        except ProviderError:
+            raise
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise provider._error(
+                f"malformed stream event {event[:80]!r} after {self.chunks - 1} events ({exc})"
+            ) from None
+        if text:
+            self.text.append(text)
+        return text
+
+    def _call(self, delta: Mapping[str, Any]) -> None:
+        index = int(delta.get("index", len(self.calls)))
+        call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": []})
+        if delta.get("id"):
+            call["id"] = str(delta["id"])
+        function = delta.get("function") or {}
+        if function.get("name"):
+            call["name"] += str(function["name"])
+        if function.get("arguments"):
+            call["arguments"].append(str(function["arguments"]))
+
+    def reply(self) -> ModelReply:
+        calls = [
+            ToolCall(
+                id=call["id"] or f"call_{index}",
+                name=call["name"],
+                arguments="".join(call["arguments"]) or "{}",
+            )
+            for index, call in sorted(self.calls.items())
+        ]
+        return ModelReply(
+            text="".join(self.text),
+            tool_calls=calls,
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+        )
+
+
+async def _sse_events(next_line: Any) -> AsyncIterator[str]:
     """The ``data`` payloads of a server-sent-event stream, one per event."""
     data: list[str] = []
-    async for line in response.aiter_lines():
+    while True:
+        try:
+            line = await next_line()
+        except StopAsyncIteration:
+            break
         if not line:
             if data:
                 yield "\n".join(data)
@@ -245,6 +470,20 @@ async def _sse_events(response: httpx.Response) -> AsyncIterator[str]:
             data.append(value[1:] if value.startswith(" ") else value)
     if data:
         yield "\n".join(data)
+
+
+def _arguments(value: Any) -> str:
+    if value is None:
+        return "{}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _describe(exc: httpx.HTTPError, config: ProviderConfig) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {config.timeout:g} s ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot reach {config.base_url} ({exc})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _retry_after(value: str | None) -> float | None:

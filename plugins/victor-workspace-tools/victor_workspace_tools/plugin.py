@@ -66,6 +66,7 @@ def _tools() -> list[Tool]:
             func=run_tests,
             tags=("workspace", "tests", "executes"),
             timeout=600.0,
+            effects=("run",),
         ),
         Tool(
             name="git_status",
