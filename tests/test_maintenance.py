@@ -7,7 +7,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from victor_core.health._maintenance import Maintenance
+from victor_core.health._maintenance import Maintenance, MaintenanceConfig
 from victor_core.memory import MemoryManager
 from victor_core.memory._sqlite import SqliteMemoryBackend
 from victor_core.settings import Settings
@@ -45,7 +45,11 @@ def test_run_once_does_every_step(settings: Settings) -> None:
                 clock.now = start - age * DAY
                 await manager.episodic.record("check the logs", [], "clean")
             clock.now = start
-            maintenance = Maintenance(conf, memory=manager, clear_expired_cache=clear_expired_cache)
+            maintenance = Maintenance(
+                MaintenanceConfig(episode_retention_days=7),
+                memory=manager,
+                clear_expired_cache=clear_expired_cache,
+            )
             report = await maintenance.run_once()
             assert maintenance.runs == 1
             assert maintenance.last_report is report
@@ -70,7 +74,9 @@ def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
         manager = _manager(settings, Clock())
         try:
             await manager.episodic.record("g", [], "ok")
-            maintenance = Maintenance(settings, memory=manager, clear_expired_cache=broken_cache)
+            maintenance = Maintenance(
+                MaintenanceConfig(), memory=manager, clear_expired_cache=broken_cache
+            )
             with capture_logs() as logs:
                 report = await maintenance.run_once()
             assert any(log["event"] == "maintenance_step_failed" for log in logs)
@@ -86,7 +92,7 @@ def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
 
 
 def test_nothing_to_do_without_services(settings: Settings) -> None:
-    report = asyncio.run(Maintenance(settings).run_once())
+    report = asyncio.run(Maintenance(MaintenanceConfig()).run_once())
     assert report["episodes_removed"] is None
     assert report["consolidation"] is None
 
@@ -105,9 +111,9 @@ def test_start_is_opt_in_and_stop_is_clean(settings: Settings) -> None:
         await asyncio.sleep(0)
 
     async def main() -> tuple[bool, bool, bool, bool]:
-        disabled = Maintenance(settings, clear_expired_cache=sweep, sleep=fast_sleep)
+        disabled = Maintenance(MaintenanceConfig(), clear_expired_cache=sweep, sleep=fast_sleep)
         off = disabled.start()
-        conf = settings.evolve(maintenance_enabled=True, maintenance_interval=120)
+        conf = MaintenanceConfig(enabled=True, interval=120)
         maintenance = Maintenance(conf, clear_expired_cache=sweep, sleep=fast_sleep)
         on = maintenance.start()
         twice = maintenance.start()

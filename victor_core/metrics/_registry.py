@@ -211,8 +211,18 @@ class Counter(_Metric):
     def __init__(self, name: str, description: str = "", *, labelnames: Iterable[str] = ()) -> None:
         super().__init__(name, description, labelnames=labelnames)
         self._value: float = 0
+        self._function: Callable[[], float] | None = None
         if self.labelnames:
             self.increment = self._refuse  # type: ignore[method-assign]
+
+    def set_function(self, function: Callable[[], float] | None) -> None:
+        """Read the value from ``function()``, which only goes up, whenever it is read.
+
+        For totals kept elsewhere, such as the CPU seconds of the process
+        (None: count increments again).
+        """
+        self._unlabeled()
+        self._function = function
 
     def _refuse(self, n: float = 1) -> None:
         self._unlabeled()
@@ -244,6 +254,11 @@ class Counter(_Metric):
         if self.labelnames:
             total: float = sum(child.value for _, child in self.series())
             return total
+        if self._function is not None:
+            try:
+                return float(self._function())
+            except Exception:  # a broken probe must not break an export
+                return math.nan
         return self._value
 
     def reset(self) -> None:
@@ -254,7 +269,7 @@ class Counter(_Metric):
                 child.reset()
 
     def _sample(self) -> dict[str, Any]:
-        return {"value": self._value}
+        return {"value": self.value}
 
 
 class Gauge(_Metric):
