@@ -70,7 +70,7 @@ class AgentOrchestrator:
     def _instrument(self) -> None:
         if self._closed or self._undo_instrumentation is not None:
             return
-        from victor_core.metrics._registry import instrument
+        from victor_core.metrics._hooks import instrument
 
         self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
 

@@ -33,7 +33,8 @@ from victor_core import _process
 from victor_core._log import get_logger
 from victor_core._tasks import cancel_task
 from victor_core.exceptions import MonitoringError
-from victor_core.metrics._registry import MetricsRegistry, quantile
+from victor_core.metrics._registry import MetricsRegistry
+from victor_core.metrics._types import quantile
 
 if TYPE_CHECKING:
     import asyncio
@@ -251,7 +252,7 @@ def _hook_figures(
     hooks: dict[str, dict[str, Any]] = {}
     impls: dict[str, dict[str, Any]] = {}
     timer = registry.get("victor_hook_duration_seconds")
-    errors = registry.get("victor_hook_errors")
+    errors = registry.get("victor_hook_errors_total")
     error_counts: dict[str, float] = {}
     if errors is not None:
         error_counts = {labels["hook"]: s.value for labels, s in errors.series()}
