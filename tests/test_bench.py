@@ -228,7 +228,8 @@ def test_cli_metrics_formats(tmp_path: Any) -> None:
     doc = json.loads(_victor(*env_args, "metrics", "--format", "json").stdout)
     assert doc["memory_usage"] > 1
     assert doc["avg_latency"] == 0.0
-    assert doc["metrics"]["process_cpu_seconds"]["value"] > 0
+    assert doc["metrics"]["process_cpu_seconds_total"]["kind"] == "counter"
+    assert doc["metrics"]["process_cpu_seconds_total"]["value"] > 0
     table = _victor(*env_args, "metrics")
     assert "memory_usage" in table.stdout
 

@@ -26,7 +26,17 @@ import victor_core
 PACKAGE = Path(victor_core.__file__).parent
 FACES = {"cli", "bench", "scaffold", "testing"}
 LAYERS: list[set[str]] = [
-    {"models", "settings", "exceptions", "_markers", "_log", "_tasks", "_version", "__init__"},
+    {
+        "models",
+        "settings",
+        "exceptions",
+        "_markers",
+        "_log",
+        "_tasks",
+        "_version",
+        "_process",
+        "__init__",
+    },
     {"plugins", "hookspecs"},
     {"execution", "memory", "cache", "metrics", "health"},
     {"providers", "planning", "selection"},

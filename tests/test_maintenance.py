@@ -7,7 +7,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from victor_core.health._maintenance import Maintenance
+from victor_core.health._maintenance import Maintenance, MaintenanceConfig
 from victor_core.memory import MemoryManager
 from victor_core.memory._sqlite import SqliteMemoryBackend
 from victor_core.settings import Settings
@@ -40,7 +40,7 @@ def test_run_once_does_every_step(settings: Settings) -> None:
                 clock.now = start - age * DAY
                 await manager.episodic.record("check the logs", [], "clean")
             clock.now = start
-            maintenance = Maintenance(conf, memory=manager)
+            maintenance = Maintenance(MaintenanceConfig(episode_retention_days=7), memory=manager)
             report = await maintenance.run_once()
             assert maintenance.runs == 1
             assert maintenance.last_report is report
@@ -65,7 +65,7 @@ def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
         try:
             await manager.episodic.record("g", [], "ok")
             manager.consolidate = broken_consolidation  # type: ignore[method-assign]
-            maintenance = Maintenance(settings, memory=manager)
+            maintenance = Maintenance(MaintenanceConfig(), memory=manager)
             with capture_logs() as logs:
                 report = await maintenance.run_once()
             assert any(log["event"] == "maintenance_step_failed" for log in logs)
@@ -80,7 +80,7 @@ def test_a_failing_step_does_not_stop_the_others(settings: Settings) -> None:
 
 
 def test_nothing_to_do_without_services(settings: Settings) -> None:
-    report = asyncio.run(Maintenance(settings).run_once())
+    report = asyncio.run(Maintenance(MaintenanceConfig()).run_once())
     assert report["episodes_removed"] is None
     assert report["consolidation"] is None
 
@@ -93,9 +93,9 @@ def test_start_is_opt_in_and_stop_is_clean(settings: Settings) -> None:
         await asyncio.sleep(0)
 
     async def main() -> tuple[bool, bool, bool, bool]:
-        disabled = Maintenance(settings, sleep=fast_sleep)
+        disabled = Maintenance(MaintenanceConfig(), sleep=fast_sleep)
         off = disabled.start()
-        conf = settings.evolve(maintenance_enabled=True, maintenance_interval=120)
+        conf = MaintenanceConfig(enabled=True, interval=120)
         maintenance = Maintenance(conf, sleep=fast_sleep)
         on = maintenance.start()
         twice = maintenance.start()

@@ -13,7 +13,7 @@ import pluggy
 import pytest
 
 from victor_core.exceptions import VictorError
-from victor_core.metrics._registry import (
+from victor_core.metrics import (
     Counter,
     Gauge,
     Histogram,
@@ -468,7 +468,7 @@ def test_instrument_counts_and_times_hooks_and_plugins() -> None:
     hooks = registry.get("victor_hook_duration_seconds")
     assert hooks.labels(hook="demo_one").count == 1
     assert hooks.labels(hook="demo_many").count == 3
-    errors = registry.get("victor_hook_errors")
+    errors = registry.get("victor_hook_errors_total")
     assert errors.labels(hook="demo_many").value == 1
     impls = registry.get("victor_hookimpl_duration_seconds")
     # pluggy calls the last registered first; its error stops the call.
@@ -567,4 +567,115 @@ def test_instrument_on_victor_plugin_manager(settings: Any) -> None:
     assert asyncio.run(pm.ahook.victor_tools())
     hooks = registry.get("victor_hook_duration_seconds")
     assert hooks.labels(hook="victor_tools").count == 2
+    undo()
+
+
+@pytest.mark.parametrize("public_api", [False, True])
+def test_both_monitors_count_time_and_undo(
+    public_api: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pm = _pm()
+    pm.register(Second(), name="second")
+    installed: list[Any] = []
+    original = pm.add_hookcall_monitoring
+
+    def spy(before: Any, after: Any) -> Any:
+        installed.append((before, after))
+        return original(before, after)
+
+    monkeypatch.setattr(pm, "add_hookcall_monitoring", spy)
+    plain = pm._inner_hookexec
+    registry = MetricsRegistry()
+    undo = instrument(pm, registry, public_api=public_api)
+    assert len(installed) == (1 if public_api else 0)
+    assert sorted(pm.hook.demo_many(x=2)) == [-2, 2]
+    with pytest.raises(ValueError, match="negative"):
+        pm.hook.demo_many(x=-1)
+    assert pm.hook.demo_one(x=1) == [2]
+    hooks = registry.get("victor_hook_duration_seconds")
+    assert hooks.labels(hook="demo_many").count == 2
+    assert hooks.labels(hook="demo_one").count == 1
+    assert registry.get("victor_hook_errors_total").labels(hook="demo_many").value == 1
+    impls = registry.get("victor_hookimpl_duration_seconds")
+    assert impls.labels(hook="demo_many", plugin="second").count == 2
+    undo()
+    assert pm._inner_hookexec is plain  # pluggy's own dispatch is back
+    pm.hook.demo_many(x=3)
+    assert hooks.labels(hook="demo_many").count == 2
+
+
+def test_the_public_monitor_serves_a_manager_without_the_private_attribute() -> None:
+    class Manager:
+        def __init__(self) -> None:
+            self.tracers: list[Any] = []
+
+        def add_hookcall_monitoring(self, before: Any, after: Any) -> Any:
+            self.tracers.append((before, after))
+            return self.tracers.clear
+
+    manager = Manager()
+    registry = MetricsRegistry()
+    undo = instrument(manager, registry)  # type: ignore[arg-type]
+    ((before, after),) = manager.tracers
+    kwargs = {"x": 1}
+    before("demo", [], kwargs)
+    after(pluggy.Result(None, ValueError("boom")), "demo", [], kwargs)
+    assert registry.get("victor_hook_duration_seconds").labels(hook="demo").count == 1
+    assert registry.get("victor_hook_errors_total").labels(hook="demo").value == 1
+    undo()
+    assert manager.tracers == []
+
+
+def test_pluggy_inner_hookexec_keeps_its_shape() -> None:
+    # The direct monitor replaces PluginManager._inner_hookexec, whose call
+    # add_hookcall_monitoring wraps too: fail loudly if a pluggy release renames
+    # it or changes its arguments.
+    import inspect
+
+    pm = _pm()
+    assert list(inspect.signature(pm._inner_hookexec).parameters) == [
+        "hook_name",
+        "hook_impls",
+        "caller_kwargs",
+        "firstresult",
+    ]
+
+
+def test_pluggy_still_calls_hookimpl_function() -> None:
+    # Per-implementation timing wraps HookImpl.function, the one pluggy detail
+    # the instrumentation relies on beyond its public API: fail loudly if a
+    # pluggy release stops reading it at call time.
+    pm = _pm()
+    (impl,) = pm.hook.demo_one.get_hookimpls()
+    calls: list[int] = []
+    original = impl.function
+
+    def replaced(*args: Any) -> Any:
+        calls.append(1)
+        return original(*args)
+
+    impl.function = replaced  # type: ignore[misc]
+    try:
+        assert pm.hook.demo_one(x=1) == [2]
+    finally:
+        impl.function = original  # type: ignore[misc]
+    assert calls == [1]
+
+
+def test_nested_hook_calls_are_timed_apart() -> None:
+    class Outer:
+        @hookimpl
+        def demo_many(self, x: int) -> int:
+            return pm.hook.demo_one(x=x)[0]
+
+    pm = _pm()
+    pm.register(Outer(), name="outer")
+    registry = MetricsRegistry()
+    undo = instrument(pm, registry)
+    pm.hook.demo_many(x=5)
+    hooks = registry.get("victor_hook_duration_seconds")
+    outer = hooks.labels(hook="demo_many")
+    inner = hooks.labels(hook="demo_one")
+    assert (outer.count, inner.count) == (1, 1)
+    assert outer.sum >= inner.sum
     undo()

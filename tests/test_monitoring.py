@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from victor_core.health._monitor import (
     Monitor,
+    MonitorConfig,
     MonitoringError,
     check_thresholds,
     collect_metrics,
@@ -152,7 +153,7 @@ def test_process_gauges_in_a_fresh_registry() -> None:
     registry = process_gauges(plugin_manager=FakeManager())
     snap = registry.snapshot()
     assert snap["process_resident_memory_bytes"]["value"] > 1_000_000
-    assert snap["process_cpu_seconds"]["value"] > 0
+    assert snap["process_cpu_seconds_total"]["value"] > 0
     assert snap["victor_plugins_discovered"]["value"] == 3
     assert snap["victor_plugins_loaded"]["value"] == 1
     text = registry.to_prometheus()
@@ -162,31 +163,52 @@ def test_process_gauges_in_a_fresh_registry() -> None:
     assert process_gauges(registry) is registry
 
 
-def test_process_stats_without_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
+class FixedProbe:
+    def __init__(self, rss: int | None) -> None:
+        self.rss = rss
 
-    from victor_core.health import _monitor as monitoring
+    def rss_bytes(self) -> int | None:
+        return self.rss
 
-    monkeypatch.setattr(monitoring, "_process", None)
-    monkeypatch.setitem(sys.modules, "psutil", None)
-    memory = process_stats()["memory_usage"]
-    assert math.isnan(memory) or memory > 0
+    def cpu_seconds(self) -> float:
+        return 2.5
+
+    def start_time(self) -> float:
+        return 1000.0
+
+    def machine_cpu_fraction(self) -> float | None:
+        return None
+
+
+def test_process_figures_come_from_the_probe() -> None:
+    stats = process_stats(FixedProbe(512 * 1024 * 1024))
+    assert stats["memory_usage"] == 512.0
+    assert stats["cpu_time"] == 2.5
+    assert stats["uptime"] > 0
+    assert math.isnan(process_stats(FixedProbe(None))["memory_usage"])
+    registry = process_gauges(probe=FixedProbe(2048))
+    assert registry.get("process_resident_memory_bytes").value == 2048.0
+    assert registry.get("process_cpu_seconds_total").kind == "counter"
+    assert registry.get("process_cpu_seconds_total").value == 2.5
+    assert registry.get("process_start_time_seconds").value == 1000.0
+    text = registry.to_prometheus()
+    assert "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 2.5" in text
 
 
 def test_check_thresholds() -> None:
-    settings = Settings(latency_warning_ms=100.0, error_rate_threshold=0.05, memory_limit_mb=1000)
+    settings = MonitorConfig(latency_warning_ms=100.0, error_rate_threshold=0.05)
     quiet = {"avg_latency": 50.0, "error_rate": 0.0, "memory_usage": 100.0}
     assert check_thresholds(quiet, settings) == []
     loud = {"avg_latency": 150.0, "error_rate": 0.2, "memory_usage": 900.0}
     events = dict(check_thresholds(loud, settings))
     assert events["high_latency"] == {"avg_latency_ms": 150.0, "threshold_ms": 100.0}
     assert events["high_error_rate"] == {"error_rate": 0.2, "threshold": 0.05}
-    assert events["memory_near_limit"]["threshold_mb"] == pytest.approx(800.0)
+    assert set(events) == {"high_latency", "high_error_rate"}  # memory is the watchdog's
     assert check_thresholds({}, settings) == []
 
 
 def test_monitor_check_logs_structured_warnings() -> None:
-    settings = Settings(latency_warning_ms=100.0)
+    settings = MonitorConfig(latency_warning_ms=100.0)
 
     async def get_metrics() -> dict[str, Any]:
         return {"avg_latency": 500.0, "error_rate": 0.5, "memory_usage": 1.0}
@@ -205,7 +227,7 @@ def test_monitor_check_logs_structured_warnings() -> None:
 
 
 def test_monitor_judges_the_interval_since_the_last_check() -> None:
-    settings = Settings(latency_warning_ms=100.0)
+    settings = MonitorConfig(latency_warning_ms=100.0)
     samples = iter(
         [
             {"requests": 10, "errors": 5, "total_latency_ms": 5000.0, "avg_latency": 500.0},
@@ -224,7 +246,7 @@ def test_monitor_judges_the_interval_since_the_last_check() -> None:
 
 
 def test_monitor_runs_in_the_background_and_stops() -> None:
-    settings = Settings(monitoring_interval=0.1, latency_warning_ms=1.0)
+    settings = MonitorConfig(interval=0.1, latency_warning_ms=1.0)
     calls = 0
 
     def get_metrics() -> dict[str, Any]:
@@ -255,7 +277,7 @@ def test_monitor_runs_in_the_background_and_stops() -> None:
 
 
 def test_monitor_start_needs_a_running_loop() -> None:
-    monitor = Monitor(Settings(), dict)
+    monitor = Monitor(MonitorConfig(), dict)
     with pytest.raises(MonitoringError, match="running asyncio event loop"):
         monitor.start()
     asyncio.run(monitor.stop())  # stopping a monitor that never ran is fine

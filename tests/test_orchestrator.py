@@ -85,7 +85,11 @@ def test_background_tasks_are_opt_in(settings: Settings, pm: PluginManager) -> N
 
 
 def test_memory_limit_sheds_caches(settings: Settings, pm: PluginManager) -> None:
-    from victor_core.health._memory_monitor import MemoryMonitor
+    from victor_core.health._memory_monitor import MemoryMonitor, WatchdogConfig
+
+    class OverTheLimit:
+        def rss_bytes(self) -> int:
+            return (settings.memory_limit_mb + 1) * 1024 * 1024
 
     async def main() -> tuple[int, dict[str, object]]:
         async with AgentOrchestrator(settings, plugin_manager=pm) as orchestrator:
@@ -93,7 +97,8 @@ def test_memory_limit_sheds_caches(settings: Settings, pm: PluginManager) -> Non
             assert cache is not None
             for i in range(100):
                 cache.set(f"k{i}", "v")
-            monitor = MemoryMonitor(settings, reader=lambda: settings.memory_limit_mb + 1.0)
+            config = WatchdogConfig(limit_mb=settings.memory_limit_mb)
+            monitor = MemoryMonitor(config, probe=OverTheLimit(), release=dict)  # type: ignore[arg-type]
             monitor.add_shedder("caches", orchestrator._shed_caches)
             orchestrator.__dict__["memory_monitor"] = monitor
             orchestrator._after_task()

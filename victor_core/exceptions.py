@@ -26,6 +26,7 @@ so ``except ValueError`` keeps working::
     ├── ProviderError (RuntimeError)          .provider, .status
     ├── MetricsError (ValueError)             .metric
     ├── MonitoringError (RuntimeError)
+    │   └── ShedderError (TypeError)          .shedder
     ├── BenchmarkError (ValueError)           .group
     └── ScaffoldError (ValueError)            .field   (in victor_core.scaffold)
 """
@@ -184,6 +185,14 @@ class MetricsError(VictorError, ValueError):
 
 class MonitoringError(VictorError, RuntimeError):
     """The monitor was used where it cannot run (no event loop)."""
+
+
+class ShedderError(MonitoringError, TypeError):
+    """A memory shedder given to the watchdog is not callable."""
+
+    def __init__(self, message: str, *, shedder: str | None = None) -> None:
+        super().__init__(message)
+        self.shedder = shedder
 
 
 class BenchmarkError(VictorError, ValueError):

@@ -74,7 +74,7 @@ class AgentOrchestrator:
     def _instrument(self) -> None:
         if self._closed or self._undo_instrumentation is not None:
             return
-        from victor_core.metrics._registry import instrument
+        from victor_core.metrics._hooks import instrument
 
         self._undo_instrumentation = instrument(self.plugin_manager, self.metrics)
 
@@ -171,31 +171,50 @@ class AgentOrchestrator:
 
     @cached_property
     def memory_monitor(self) -> MemoryMonitor:
-        """Samples process memory (at most once a second); warns, then sheds caches."""
-        from victor_core.health._memory_monitor import MemoryMonitor
+        """The memory watchdog: warns near ``memory_limit_mb``, sheds while at or over it."""
+        from victor_core.health._memory_monitor import MemoryMonitor, WatchdogConfig
 
-        monitor = MemoryMonitor(self.settings)
+        settings = self.settings
+        monitor = MemoryMonitor(
+            WatchdogConfig(
+                limit_mb=settings.memory_limit_mb,
+                warning_fraction=settings.memory_warning_threshold,
+            )
+        )
         monitor.add_shedder("caches", self._shed_caches)
         return monitor
 
     def _shed_caches(self) -> int:
         # Only caches that exist hold memory; building them to shrink them would not help.
+        # Each shed halves what is left, so memory that stays high empties the L1s.
         caches = self.__dict__.get("caches")
         return caches.shrink(0.5) if caches is not None else 0
 
     @cached_property
     def maintenance(self) -> Maintenance:
         """Periodic clean-up: old episodes, consolidation."""
-        from victor_core.health._maintenance import Maintenance
+        from victor_core.health._maintenance import Maintenance, MaintenanceConfig
 
-        return Maintenance(self.settings, memory=self.memory)
+        settings = self.settings
+        config = MaintenanceConfig(
+            enabled=settings.maintenance_enabled,
+            interval=settings.maintenance_interval,
+            episode_retention_days=settings.episode_retention_days,
+        )
+        return Maintenance(config, memory=self.memory)
 
     @cached_property
     def monitor(self) -> Monitor:
-        """Checks latency, error rate and memory against the thresholds periodically."""
-        from victor_core.health._monitor import Monitor
+        """Checks latency and error rate against the thresholds periodically."""
+        from victor_core.health._monitor import Monitor, MonitorConfig
 
-        return Monitor(self.settings, self.get_metrics)
+        settings = self.settings
+        config = MonitorConfig(
+            interval=settings.monitoring_interval,
+            latency_warning_ms=settings.latency_warning_ms,
+            error_rate_threshold=settings.error_rate_threshold,
+        )
+        return Monitor(config, self.get_metrics)
 
     def _start_background(self) -> None:
         """Start the opt-in background tasks (needs a running loop; once)."""
@@ -207,6 +226,9 @@ class AgentOrchestrator:
             self.maintenance.start()
         if settings.monitoring_enabled:
             self.monitor.start()
+        # The watchdog samples in its own thread: memory that grows during one
+        # long operation is seen (and shed) while it runs.
+        self.memory_monitor.start()
 
     def _after_task(self) -> None:
         # Throttled inside: reads memory at most once a second.
@@ -427,9 +449,11 @@ class AgentOrchestrator:
         self._closed = True
         services = self.__dict__
         # Background tasks first: they use the services closed below.
-        for name in ("monitor", "maintenance", "memory_monitor"):
+        for name in ("monitor", "maintenance"):
             if name in services:
                 await services[name].stop()
+        if "memory_monitor" in services:
+            services["memory_monitor"].stop()
         if "agent" in services and hasattr(services["agent"], "aclose"):
             await services["agent"].aclose()
         if "memory" in services:

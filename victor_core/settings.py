@@ -313,7 +313,7 @@ class Settings:
     # Memory --------------------------------------------------------------------------
     memory_limit_mb: int = _int(
         4000,
-        "Process memory (RSS, MB) at which victor-core sheds caches and pools.",
+        "Process memory (RSS, MB) at which victor-core sheds caches and frees its heap.",
         lo=16,
         hi=1_048_576,
     )
@@ -332,9 +332,15 @@ class Settings:
     semantic_memory_max_facts: int = _int(
         10_000, "Most facts kept (the least used go first).", lo=1, hi=100_000_000
     )
-    use_memory_pools: bool = _bool(False, "Reuse pooled objects for frequent allocations.")
+    use_memory_pools: bool = _bool(
+        False,
+        "Accepted for the guide's configurations; no effect (no object pools).",
+    )
     memory_pool_size: int = _int(
-        1000, "Most objects kept in each memory pool.", lo=1, hi=10_000_000
+        1000,
+        "Accepted for the guide's configurations; no effect (no object pools).",
+        lo=1,
+        hi=10_000_000,
     )
     maintenance_enabled: bool = _bool(
         False,

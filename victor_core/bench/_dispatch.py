@@ -110,7 +110,8 @@ def _managers(root: Path, site: Path, modules: list[str]) -> dict[str, Any]:
     import pluggy
 
     from victor_core import hookspecs
-    from victor_core.metrics._registry import MetricsRegistry, instrument
+    from victor_core.metrics._hooks import instrument
+    from victor_core.metrics._registry import MetricsRegistry
     from victor_core.plugins._manager import PluginManager
     from victor_core.settings import Settings
 

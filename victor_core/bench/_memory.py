@@ -1,4 +1,4 @@
-"""The ``memory`` benchmark group: process memory, episode storage, search, pruning, pools.
+"""The ``memory`` benchmark group: process memory, episode storage, search, pruning.
 
 Everything is measured in one run, on temporary directories:
 
@@ -10,9 +10,7 @@ Everything is measured in one run, on temporary directories:
 * ``episodic_memory.search`` latency at 10,000 and 100,000 stored episodes
   (two- and three-word queries over a Zipf-distributed vocabulary);
 * ``clear_old_episodes`` removing 10,000 of 20,000 episodes;
-* ``consolidate()`` over 2,000 facts (10% near-duplicates) and 500 episodes;
-* ``ObjectPool`` acquire/release against building a new object, for a small
-  dict and for a 64 KiB buffer, and an uncontended ``ConnectionPool`` round trip.
+* ``consolidate()`` over 2,000 facts (10% near-duplicates) and 500 episodes.
 
 The headline ``latency_ms`` is the median search latency at 10,000 episodes;
 ``throughput`` is single-record episodes per second.
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import gc
 import itertools
 import json
 import random
@@ -36,7 +33,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from victor_core.health._pools import ConnectionPool, ObjectPool
 from victor_core.memory._memory import Episode, MemoryManager
 from victor_core.memory._sqlite import DB_FILENAME, SqliteMemoryBackend
 from victor_core.settings import Settings
@@ -285,49 +281,6 @@ async def _consolidation(root: Path) -> dict[str, Any]:
         await manager.aclose()
 
 
-def _per_op_ns(func: Callable[[], None], ops: int) -> float:
-    samples = []
-    for _ in range(5):
-        gc.collect()
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) / ops * 1e9)
-    return statistics.median(samples)
-
-
-def _pools() -> dict[str, Any]:
-    ops = 20_000
-    out: dict[str, Any] = {}
-    for label, factory, reset in (
-        ("dict", dict, dict.clear),
-        ("buffer_64k", lambda: bytearray(65536), None),
-    ):
-        pool: ObjectPool[Any] = ObjectPool(factory, size=16, reset=reset)
-
-        def pooled(pool: ObjectPool[Any] = pool) -> None:
-            for _ in range(ops):
-                obj = pool.acquire()
-                pool.release(obj)
-
-        def fresh(factory: Callable[[], Any] = factory) -> None:
-            for _ in range(ops):
-                obj = factory()
-                del obj
-
-        out[f"object_pool_{label}_ns"] = _per_op_ns(pooled, ops)
-        out[f"new_{label}_ns"] = _per_op_ns(fresh, ops)
-    conn_pool: ConnectionPool[object] = ConnectionPool(object, size=4, max_overflow=2)
-
-    def round_trip() -> None:
-        for _ in range(ops):
-            conn = conn_pool.acquire_connection()
-            conn_pool.release(conn)
-
-    out["connection_pool_round_trip_ns"] = _per_op_ns(round_trip, ops)
-    conn_pool.close()
-    return out
-
-
 def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
     """Run the ``memory`` group; ``iterations`` search queries per size (and 5x that
     single records, at least 200)."""
@@ -342,8 +295,6 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
         prune = asyncio.run(_prune(root))
         progress("memory: consolidating 2,000 facts")
         consolidation = asyncio.run(_consolidation(root))
-    progress("memory: object and connection pools")
-    pools = _pools()
 
     bare_mb = bare.get("bare_mb")
     idle_mb = ready.get("idle_mb")
@@ -355,9 +306,6 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
     ratios: dict[str, float] = {
         "record_batched_vs_single": storage["record_batched_per_s"]
         / storage["record_single_per_s"],
-        "object_pool_vs_new_dict": pools["object_pool_dict_ns"] / pools["new_dict_ns"],
-        "object_pool_vs_new_buffer_64k": pools["object_pool_buffer_64k_ns"]
-        / pools["new_buffer_64k_ns"],
     }
     if search_100k is not None:
         ratios["search_100k_vs_10k"] = search_100k / search_10k
@@ -388,6 +336,5 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
             "search_100k_note": storage.get("search_100k_skipped"),
             **prune,
             **{f"consolidation_{k}": v for k, v in consolidation.items()},
-            **pools,
         },
     }

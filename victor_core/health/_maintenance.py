@@ -15,33 +15,48 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from victor_core._tasks import cancel_task
 
 if TYPE_CHECKING:
     from victor_core.memory._memory import MemoryManager
-    from victor_core.settings import Settings
 
-__all__ = ["Maintenance"]
+__all__ = ["Maintenance", "MaintenanceConfig"]
+
+
+@attrs.frozen
+class MaintenanceConfig:
+    """When maintenance runs and what it keeps; the orchestrator builds it from the settings.
+
+    Attributes:
+        enabled: ``maintenance_enabled``: :meth:`Maintenance.start` starts the task.
+        interval: ``maintenance_interval``: seconds between runs.
+        episode_retention_days: ``episode_retention_days``: older episodes go.
+    """
+
+    enabled: bool = False
+    interval: float = 3600.0
+    episode_retention_days: float = 30.0
 
 
 class Maintenance:
     """Runs the maintenance steps once (:meth:`run_once`) or periodically (:meth:`start`).
 
     Args:
-        settings: ``maintenance_enabled``, ``maintenance_interval``,
-            ``episode_retention_days``.
+        config: whether, how often, and how long episodes are kept.
         memory: the memory manager (None: skip the memory steps).
         sleep: awaitable sleep (tests inject a fast one).
     """
 
     def __init__(
         self,
-        settings: Settings,
+        config: MaintenanceConfig,
         *,
         memory: MemoryManager | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.memory = memory
         self._sleep = sleep
         self._task: Any = None
@@ -57,12 +72,12 @@ class Maintenance:
         """Start the periodic task (needs a running event loop).
 
         Args:
-            force: start even when ``maintenance_enabled`` is False.
+            force: start even when ``enabled`` is False.
 
         Returns:
             True if started; False if disabled or already running.
         """
-        if not (self.settings.maintenance_enabled or force) or self.running:
+        if not (self.config.enabled or force) or self.running:
             return False
         import asyncio
 
@@ -79,7 +94,7 @@ class Maintenance:
 
         sleep = self._sleep or asyncio.sleep
         while True:
-            await sleep(self.settings.maintenance_interval)
+            await sleep(self.config.interval)
             await self.run_once()
 
     async def run_once(self) -> dict[str, Any]:
@@ -97,7 +112,7 @@ class Maintenance:
             "errors": {},
         }
         if self.memory is not None:
-            days = self.settings.episode_retention_days
+            days = self.config.episode_retention_days
             await self._step(
                 report,
                 "episodes_removed",

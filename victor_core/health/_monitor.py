@@ -23,24 +23,28 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
+import attrs
+
+from victor_core import _process
 from victor_core._log import get_logger
 from victor_core._tasks import cancel_task
 from victor_core.exceptions import MonitoringError
-from victor_core.metrics._registry import MetricsRegistry, quantile
+from victor_core.metrics._registry import MetricsRegistry
+from victor_core.metrics._types import quantile
 
 if TYPE_CHECKING:
     import asyncio
 
-    from victor_core.settings import Settings
+    from victor_core._process import ProcessProbe
 
 __all__ = [
     "REQUESTS",
     "Monitor",
+    "MonitorConfig",
     "MonitoringError",
     "check_thresholds",
     "collect_metrics",
@@ -56,95 +60,93 @@ REQUESTS: tuple[tuple[str, str], ...] = (
     ("tool_execution_time", "tool_errors_total"),
 )
 _MB = 1024.0 * 1024.0
-_START = time.time()
 
 
 # --- process figures ---------------------------------------------------------------
 
-_process: Any = None
+
+def _rss_bytes(probe: ProcessProbe) -> float:
+    rss = probe.rss_bytes()
+    return math.nan if rss is None else float(rss)
 
 
-def _rss_bytes() -> float:
-    """Resident memory of this process in bytes (psutil, imported on first use)."""
-    global _process
-    try:
-        if _process is None:
-            import psutil
-
-            _process = psutil.Process(os.getpid())
-        return float(_process.memory_info().rss)
-    except Exception:  # psutil missing or unusable: fall back to the peak (Unix)
-        try:
-            import resource
-
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
-            return float(peak if os.uname().sysname == "Darwin" else peak * 1024)
-        except Exception:
-            return math.nan
-
-
-def _start_time() -> float:
-    """When this process started (seconds since the epoch)."""
-    _rss_bytes()  # creates the psutil handle when psutil is there
-    try:
-        return float(_process.create_time())
-    except Exception:  # no psutil: the first use of this module is the best we know
-        return _START
-
-
-def process_stats() -> dict[str, float]:
-    """``memory_usage`` (resident MB), ``cpu_time`` (user + system s) and ``uptime`` (s)."""
+def process_stats(probe: ProcessProbe | None = None) -> dict[str, float]:
+    """``memory_usage`` (resident MB, NaN if unknown), ``cpu_time`` (user + system s)
+    and ``uptime`` (s), read through ``probe`` (default: this process)."""
+    probe = probe if probe is not None else _process.probe
     return {
-        "memory_usage": _rss_bytes() / _MB,
-        "cpu_time": time.process_time(),
-        "uptime": max(0.0, time.time() - _start_time()),
+        "memory_usage": _rss_bytes(probe) / _MB,
+        "cpu_time": probe.cpu_seconds(),
+        "uptime": max(0.0, time.time() - probe.start_time()),
     }
 
 
 def process_gauges(
-    registry: MetricsRegistry | None = None, *, plugin_manager: Any = None
+    registry: MetricsRegistry | None = None,
+    *,
+    plugin_manager: PluginLister | None = None,
+    probe: ProcessProbe | None = None,
 ) -> MetricsRegistry:
-    """Register gauges that read the process (and plugin) state whenever they are read.
+    """Register metrics that read the process (and plugin) state whenever they are read.
 
     So a registry exports meaningful figures even in a process that has done
-    nothing yet: ``process_resident_memory_bytes``, ``process_cpu_seconds``,
-    ``process_start_time_seconds``, ``process_threads`` and, with a plugin
-    manager, ``victor_plugins_discovered`` and ``victor_plugins_loaded``.
+    nothing yet: the gauges ``process_resident_memory_bytes``,
+    ``process_start_time_seconds``, ``process_threads``, the counter
+    ``process_cpu_seconds_total`` and, with a plugin manager, the gauges
+    ``victor_plugins_discovered`` and ``victor_plugins_loaded``.
 
     Args:
         registry: where to register them (default: a new registry).
         plugin_manager: anything with ``list_plugins()`` returning objects with ``loaded``.
+        probe: reads the process (default: this process).
 
     Returns:
         The registry.
     """
     import threading
 
+    probe = probe if probe is not None else _process.probe
     registry = registry if registry is not None else MetricsRegistry()
     registry.create_gauge(
         "process_resident_memory_bytes", "Resident memory size in bytes"
-    ).set_function(_rss_bytes)
-    registry.create_gauge(
-        "process_cpu_seconds", "User and system CPU time spent in seconds"
-    ).set_function(time.process_time)
+    ).set_function(lambda: _rss_bytes(probe))
+    registry.create_counter(
+        "process_cpu_seconds_total", "User and system CPU time spent in seconds"
+    ).set_function(probe.cpu_seconds)
     registry.create_gauge(
         "process_start_time_seconds", "Start time of the process since the epoch in seconds"
-    ).set_function(_start_time)
+    ).set_function(probe.start_time)
     registry.create_gauge("process_threads", "Number of Python threads").set_function(
         threading.active_count
     )
     if plugin_manager is not None:
+        manager = plugin_manager
         registry.create_gauge(
             "victor_plugins_discovered", "Plugins found through entry points or registered"
-        ).set_function(lambda: _plugin_counts(plugin_manager)[0])
+        ).set_function(lambda: _plugin_counts(manager)[0])
         registry.create_gauge(
             "victor_plugins_loaded", "Plugins imported and registered"
-        ).set_function(lambda: _plugin_counts(plugin_manager)[1])
+        ).set_function(lambda: _plugin_counts(manager)[1])
     return registry
 
 
-def _plugin_counts(plugin_manager: Any) -> tuple[int, int, int]:
+class _PluginInfo(Protocol):
+    @property
+    def loaded(self) -> bool: ...
+
+    @property
+    def error(self) -> object: ...
+
+
+class PluginLister(Protocol):
+    """What the plugin figures need of a plugin manager."""
+
+    def list_plugins(self) -> Iterable[_PluginInfo]:
+        """Every plugin known, loaded or not."""
+        ...
+
+
+def _plugin_counts(plugin_manager: PluginLister) -> tuple[int, int, int]:
     plugins = list(plugin_manager.list_plugins())
     loaded = sum(1 for p in plugins if getattr(p, "loaded", False))
     failed = sum(1 for p in plugins if getattr(p, "error", None))
@@ -157,7 +159,7 @@ def _plugin_counts(plugin_manager: Any) -> tuple[int, int, int]:
 def collect_metrics(
     registry: MetricsRegistry,
     *,
-    plugin_manager: Any = None,
+    plugin_manager: PluginLister | None = None,
     cache_stats: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary behind ``get_metrics()``.
@@ -250,7 +252,7 @@ def _hook_figures(
     hooks: dict[str, dict[str, Any]] = {}
     impls: dict[str, dict[str, Any]] = {}
     timer = registry.get("victor_hook_duration_seconds")
-    errors = registry.get("victor_hook_errors")
+    errors = registry.get("victor_hook_errors_total")
     error_counts: dict[str, float] = {}
     if errors is not None:
         error_counts = {labels["hook"]: s.value for labels, s in errors.series()}
@@ -289,66 +291,78 @@ def _ms(seconds: float | None) -> float:
 # --- the monitor -------------------------------------------------------------------
 
 
-def check_thresholds(
-    metrics: dict[str, Any], settings: Settings
-) -> list[tuple[str, dict[str, Any]]]:
-    """The warnings ``metrics`` deserve under ``settings``, as ``(event, fields)`` pairs.
+@attrs.frozen
+class MonitorConfig:
+    """The thresholds the monitor checks; the orchestrator builds it from the settings.
 
-    Checks ``avg_latency > latency_warning_ms``, ``error_rate > error_rate_threshold``
-    and ``memory_usage > memory_warning_threshold * memory_limit_mb``.
+    Attributes:
+        interval: ``monitoring_interval``: seconds between checks.
+        latency_warning_ms: ``latency_warning_ms``.
+        error_rate_threshold: ``error_rate_threshold``.
+    """
+
+    interval: float = 60.0
+    latency_warning_ms: float = 1000.0
+    error_rate_threshold: float = 0.05
+
+
+class Logger(Protocol):
+    """The part of a structlog logger the monitor uses."""
+
+    def warning(self, event: str, **fields: Any) -> Any:
+        """Log ``event`` at warning level."""
+
+
+def check_thresholds(
+    metrics: dict[str, Any], config: MonitorConfig
+) -> list[tuple[str, dict[str, Any]]]:
+    """The warnings ``metrics`` deserve under ``config``, as ``(event, fields)`` pairs.
+
+    Checks ``avg_latency > latency_warning_ms`` and ``error_rate >
+    error_rate_threshold``. Memory is the watchdog's
+    (:class:`~victor_core.health.MemoryMonitor`), which warns once per crossing.
     """
     warnings: list[tuple[str, dict[str, Any]]] = []
     latency = metrics.get("avg_latency")
-    if isinstance(latency, (int, float)) and latency > settings.latency_warning_ms:
+    if isinstance(latency, (int, float)) and latency > config.latency_warning_ms:
         warnings.append(
             (
                 "high_latency",
-                {"avg_latency_ms": latency, "threshold_ms": settings.latency_warning_ms},
+                {"avg_latency_ms": latency, "threshold_ms": config.latency_warning_ms},
             )
         )
     rate = metrics.get("error_rate")
-    if isinstance(rate, (int, float)) and rate > settings.error_rate_threshold:
+    if isinstance(rate, (int, float)) and rate > config.error_rate_threshold:
         warnings.append(
-            ("high_error_rate", {"error_rate": rate, "threshold": settings.error_rate_threshold})
-        )
-    memory = metrics.get("memory_usage")
-    limit = settings.memory_warning_threshold * settings.memory_limit_mb
-    if isinstance(memory, (int, float)) and memory > limit:
-        warnings.append(
-            (
-                "memory_near_limit",
-                {
-                    "memory_usage_mb": memory,
-                    "threshold_mb": limit,
-                    "memory_limit_mb": settings.memory_limit_mb,
-                },
-            )
+            ("high_error_rate", {"error_rate": rate, "threshold": config.error_rate_threshold})
         )
     return warnings
 
 
+MetricsSource = Callable[[], "dict[str, Any] | Awaitable[dict[str, Any]]"]
+
+
 class Monitor:
-    """A background task that checks ``get_metrics()`` against the settings' thresholds.
+    """A background task that checks ``get_metrics()`` against latency and error thresholds.
 
     Latency and error rate are judged over the interval since the previous
     check when the figures allow it (``requests``, ``errors``,
     ``total_latency_ms``), so an old burst does not keep warning forever.
 
     Args:
-        settings: ``monitoring_interval``, ``latency_warning_ms``, ``error_rate_threshold``,
-            ``memory_limit_mb``, ``memory_warning_threshold``.
+        config: the interval and the thresholds.
         get_metrics: returns the metrics dict, or an awaitable of it.
         logger: a structlog-style logger (default: ``victor_core``'s).
     """
 
     def __init__(
         self,
-        settings: Settings,
-        get_metrics: Callable[[], Any],
+        config: MonitorConfig,
+        get_metrics: MetricsSource,
         *,
-        logger: Any = None,
+        logger: Logger | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self._get_metrics = get_metrics
         self._logger = logger
         self._task: asyncio.Task[None] | None = None
@@ -362,7 +376,7 @@ class Monitor:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
-        """Start checking every ``monitoring_interval`` seconds (idempotent).
+        """Start checking every ``interval`` seconds (idempotent).
 
         Raises:
             MonitoringError: no event loop is running in this thread.
@@ -387,8 +401,8 @@ class Monitor:
     async def check(self) -> list[tuple[str, dict[str, Any]]]:
         """Read the metrics once, log a warning per crossed threshold, and return them."""
         result = self._get_metrics()
-        metrics: dict[str, Any] = await result if inspect.isawaitable(result) else result
-        warnings = check_thresholds(self._windowed(metrics), self.settings)
+        metrics = await result if inspect.isawaitable(result) else result
+        warnings = check_thresholds(self._windowed(metrics), self.config)
         logger = self._logger if self._logger is not None else get_logger()
         for event, fields in warnings:
             logger.warning(event, **fields)
@@ -417,7 +431,7 @@ class Monitor:
         import asyncio
 
         while True:
-            await asyncio.sleep(self.settings.monitoring_interval)
+            await asyncio.sleep(self.config.interval)
             try:
                 await self.check()
             except asyncio.CancelledError:

@@ -20,11 +20,16 @@ _CHECK_INTERVAL = 0.5
 
 
 def _readings() -> tuple[float, float]:
-    import psutil
+    """RSS in MiB and the machine's CPU use (0..1), through the one process probe.
 
-    rss_mb = psutil.Process().memory_info().rss / (1024 * 1024)
-    cpu = psutil.cpu_percent(interval=0.1) / 100.0
-    return rss_mb, cpu
+    A figure this system cannot give reads as 0: warm-up is an optimisation,
+    and an unknown figure is no reason to hold it back.
+    """
+    from victor_core import _process
+
+    rss = _process.probe.rss_bytes()
+    cpu = _process.probe.machine_cpu_fraction()
+    return (0.0 if rss is None else rss / (1024 * 1024)), (0.0 if cpu is None else cpu)
 
 
 def warm_up(
