@@ -427,18 +427,11 @@ class FakeCounter:
 class FakeTimer:
     def __init__(self) -> None:
         self.count = 0
+        self.seconds: list[float] = []
 
-    def time(self) -> Any:
-        timer = self
-
-        class _Ctx:
-            def __enter__(self) -> None:
-                return None
-
-            def __exit__(self, *exc: Any) -> None:
-                timer.count += 1
-
-        return _Ctx()
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.seconds.append(seconds)
 
 
 class FakeMetrics:
@@ -567,3 +560,217 @@ def test_hung_blocking_tools_do_not_starve_the_next_ones() -> None:
 def test_a_single_name_is_one_tool() -> None:
     results = run(make_executor(SHOUT).execute_parallel("shout", {"text": "x"}))
     assert [r.value for r in results] == ["X"]
+
+
+# -- a blocking tool that never returns cannot keep the process alive -------------------------
+
+_HANG_SCRIPT = """
+import asyncio, json, threading, time
+from victor_core.execution._executor import ToolExecutor
+from victor_core.execution._tools import ToolRegistry
+from victor_core.models import Tool
+from victor_core.settings import Settings
+
+def forever() -> None:
+    while True:
+        time.sleep(3600)
+
+async def main() -> None:
+    registry = ToolRegistry(tools=[Tool(name="forever", description="never returns", func=forever)])
+    executor = ToolExecutor(Settings(tool_execution_timeout=0.5), registry)
+    result = await executor.execute("forever")
+    names = [t.name for t in threading.enumerate() if t.name.startswith("victor-tool")]
+    daemons = [t.daemon for t in threading.enumerate() if t.name.startswith("victor-tool")]
+    print(json.dumps({"ok": result.ok, "error_type": result.error_type, "threads": names,
+                      "daemons": daemons}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def _run_until_exit(args: list[str], **kwargs: Any) -> Any:
+    """Run a child process; kill it by pid and fail if it is still alive after 60 s."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"{args[:3]} did not exit: a hung tool kept the process alive")
+    return proc.returncode, out, err
+
+
+def test_a_hung_blocking_tool_times_out_and_the_process_still_exits(tmp_path: Any) -> None:
+    import json
+    import sys
+
+    script = tmp_path / "hang.py"
+    script.write_text(_HANG_SCRIPT)
+    code, out, err = _run_until_exit([sys.executable, str(script)])
+    assert code == 0, err
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["ok"] is False
+    assert doc["error_type"] == "ToolTimeoutError"
+    assert doc["threads"] and all(doc["daemons"])
+
+
+def test_victor_run_with_a_hung_plugin_tool_exits(tmp_path: Any) -> None:
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    from victor_core.testing import make_distribution
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(
+        site,
+        "victor-hang-tool",
+        {"victor_core.tools": {"hang": "victor_hang_tool"}},
+        modules={
+            "victor_hang_tool": (
+                "import time\n"
+                "from victor_core import Tool, hookimpl\n"
+                "def hang_forever() -> None:\n"
+                "    while True:\n"
+                "        time.sleep(3600)\n"
+                "@hookimpl\n"
+                "def victor_tools():\n"
+                "    return [Tool(name='hang_forever', description='Hang forever, never return',"
+                " func=hang_forever, tags=('blocking',))]\n"
+            )
+        },
+    )
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        "VICTOR_TOOL_EXECUTION_TIMEOUT": "0.5",
+        "VICTOR_CACHE_DIR": str(tmp_path / "cache"),
+        "VICTOR_DATA_DIR": str(tmp_path / "data"),
+    }
+    victor = Path(sys.executable).with_name("victor")
+    code, out, _err = _run_until_exit(
+        [str(victor), "run", "hang forever", "--json", "--path", str(workspace)], env=env
+    )
+    doc = json.loads(out)
+    steps = doc.get("steps") or []
+    hung = [s for s in steps if s.get("action", s.get("id")) == "hang_forever"]
+    assert hung, f"the plan did not run the hung tool: {doc}"
+    assert hung[0]["status"] == "timeout", hung[0]
+    assert code != 0
+
+
+# -- the backend seam ---------------------------------------------------------------------------
+
+
+def test_unknown_executor_backend_is_a_clear_error() -> None:
+    executor = ToolExecutor(
+        Settings(executor_backend="nope"), ToolRegistry(tools=[ECHO]), plugin_manager=make_pm()
+    )
+    with pytest.raises(SettingsError) as info:
+        run(executor.execute("echo", text="x"))
+    message = str(info.value)
+    assert "'nope'" in message and "'local'" in message
+    assert info.value.field == "executor_backend"
+
+
+class RecordingBackend:
+    """A backend of a third party: runs calls inline and remembers them."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        from victor_core.execution._backend import LocalBackend
+
+        self.local = LocalBackend(2)
+        self.calls: list[str] = []
+        self.closed = False
+
+    async def run(self, call: Any) -> ToolResult:
+        self.calls.append(call.name)
+        return await self.local.run(call)
+
+    async def run_batch(self, calls: Any, workers: int) -> list[ToolResult]:
+        return [await self.run(call) for call in calls]
+
+    def close(self) -> None:
+        self.closed = True
+        self.local.close()
+
+
+def test_a_plugin_backend_is_chosen_by_name_through_the_hook() -> None:
+    backend = RecordingBackend()
+    asked: list[str] = []
+
+    class Plugin:
+        @hookimpl
+        def victor_executor_backend(self, name: str, settings: Settings) -> Any:
+            asked.append(name)
+            return backend if name == "recording" else None
+
+    executor = ToolExecutor(
+        Settings(executor_backend="recording"),
+        ToolRegistry(tools=[ECHO, BOOM]),
+        plugin_manager=make_pm(Plugin()),
+    )
+    assert run(executor.execute("echo", text="a")).value == "a"
+    results = run(executor.execute_parallel([("echo", {"text": "b"}), "boom", "missing"]))
+    assert [r.ok for r in results] == [True, False, False]
+    assert results[2].error_type == "ToolNotFoundError"
+    assert backend.calls == ["echo", "echo", "boom"]
+    assert asked == ["recording"]  # asked once, then kept
+    executor.close()
+    assert backend.closed
+
+
+def test_a_hook_answer_that_is_not_a_backend_is_rejected() -> None:
+    class Plugin:
+        @hookimpl
+        def victor_executor_backend(self, name: str, settings: Settings) -> Any:
+            return object()
+
+    executor = ToolExecutor(
+        Settings(executor_backend="odd"),
+        ToolRegistry(tools=[ECHO]),
+        plugin_manager=make_pm(Plugin()),
+    )
+    with pytest.raises(SettingsError, match="not an executor backend"):
+        run(executor.execute("echo", text="x"))
+
+
+def test_plan_steps_run_through_the_backend() -> None:
+    backend = RecordingBackend()
+    executor = ToolExecutor(Settings(), ToolRegistry(tools=[ECHO]), backend=backend)
+    plan = Plan(
+        goal="g",
+        steps=[
+            PlanStep(id="a", action="echo", params={"text": "1"}),
+            PlanStep(id="b", action="echo", params={"text": "2"}, depends_on=("a",)),
+        ],
+    )
+    result = run(executor.run_plan(plan))
+    assert [s.status for s in result.steps] == ["ok", "ok"]
+    assert backend.calls == ["echo", "echo"]
+
+
+def test_the_one_keyword_check() -> None:
+    from victor_core.models import accepts_keyword, keyword_names
+
+    def closed(path: str, *, depth: int = 1) -> None: ...
+
+    def open_(**kwargs: Any) -> None: ...
+
+    assert keyword_names(closed) == (frozenset({"path", "depth"}), False)
+    assert accepts_keyword(closed, "depth") and not accepts_keyword(closed, "inputs")
+    assert accepts_keyword(open_, "anything")
+    tool = Tool(name="t", description="d", func=closed)
+    assert accepts_keyword(tool, "path") and not accepts_keyword(tool, "inputs")
+    assert accepts_keyword({"properties": {"x": {}}}, "x")
+    assert not accepts_keyword({"properties": {"x": {}}}, "y")

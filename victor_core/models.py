@@ -129,6 +129,30 @@ def signature_schema(func: Callable[..., Any]) -> dict[str, Any]:
     }
 
 
+def keyword_names(target: Any) -> tuple[frozenset[str], bool]:
+    """The keyword names ``target`` accepts, and whether it takes any other keyword.
+
+    ``target`` is a :class:`Tool` (its parameter schema), a schema mapping, or
+    a callable (its signature, as :func:`signature_schema` reads it). The one
+    answer to "does this take keyword X" in victor-core.
+    """
+    schema = getattr(target, "parameters", None)
+    if isinstance(target, Mapping):
+        schema = target
+    elif not isinstance(schema, Mapping):
+        schema = signature_schema(target)
+    props = schema.get("properties")
+    if props is None:
+        return frozenset(), True
+    return frozenset(props), bool(schema.get("additionalProperties", False))
+
+
+def accepts_keyword(target: Any, name: str) -> bool:
+    """Whether ``target`` (a Tool, a schema or a callable) takes the keyword ``name``."""
+    names, open_ = keyword_names(target)
+    return open_ or name in names
+
+
 def is_async_callable(func: Callable[..., Any]) -> bool:
     """Whether calling ``func`` gives a coroutine (``async def``, or ``async def __call__``)."""
     # An object with ``async def __call__`` is async too.

@@ -1,17 +1,27 @@
-"""Execution: the tool registry, the executor and the plan runner."""
+"""Execution: the tool registry, the executor, its backends and the plan runner."""
 
 from __future__ import annotations
 
-from victor_core.execution._executor import StepRunner as StepRunner
-from victor_core.execution._executor import ToolExecutor as ToolExecutor
+from typing import TYPE_CHECKING, Any
+
 from victor_core.execution._tools import ToolRegistry as ToolRegistry
 from victor_core.execution._tools import call_hook as call_hook
 from victor_core.execution._tools import describe_params as describe_params
 from victor_core.execution._tools import flatten_hook_results as flatten_hook_results
 from victor_core.execution._tools import validate_params as validate_params
 
+if TYPE_CHECKING:
+    from victor_core.execution._backend import ExecutorBackend as ExecutorBackend
+    from victor_core.execution._backend import LocalBackend as LocalBackend
+    from victor_core.execution._backend import ToolCall as ToolCall
+    from victor_core.execution._executor import StepRunner as StepRunner
+    from victor_core.execution._executor import ToolExecutor as ToolExecutor
+
 __all__ = [
+    "ExecutorBackend",
+    "LocalBackend",
     "StepRunner",
+    "ToolCall",
     "ToolExecutor",
     "ToolRegistry",
     "call_hook",
@@ -19,3 +29,23 @@ __all__ = [
     "flatten_hook_results",
     "validate_params",
 ]
+
+_LAZY = {
+    "ExecutorBackend": "victor_core.execution._backend",
+    "LocalBackend": "victor_core.execution._backend",
+    "ToolCall": "victor_core.execution._backend",
+    "StepRunner": "victor_core.execution._executor",
+    "ToolExecutor": "victor_core.execution._executor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The executor and its backends import asyncio: load them on first use only.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'victor_core.execution' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

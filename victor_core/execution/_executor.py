@@ -1,7 +1,9 @@
 """Running tools: one at a time, many at once, and plans in dependency waves.
 
-:class:`ToolExecutor` runs async tools on the event loop and blocking tools on
-a bounded thread pool, each under its timeout, and turns every outcome into a
+:class:`ToolExecutor` looks tools up, checks their parameters, and hands the
+calls to its backend (:mod:`victor_core.execution._backend`): by default the
+local one, which runs async tools on the event loop and blocking tools on a
+small pool of daemon threads, each under its timeout. Every outcome becomes a
 :class:`~victor_core.ToolResult`: a tool that raises or times out gives
 ``ok=False`` and an ``error`` saying why; it never raises into the caller and
 never cancels or loses the other tools' results. Asking for a tool that does
@@ -18,72 +20,27 @@ This module imports asyncio; the orchestrator imports it on first use only.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import inspect
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from victor_core.exceptions import SettingsError, ToolNotFoundError, ToolParameterError
-from victor_core.execution._tools import ToolRegistry, call_hook, validate_params
-from victor_core.models import (
-    Plan,
-    PlanResult,
-    PlanStep,
-    StepResult,
-    Tool,
-    ToolResult,
-    is_async_callable,
+from victor_core.exceptions import ToolNotFoundError, ToolParameterError
+from victor_core.execution._backend import (
+    ExecutorBackend,
+    LocalBackend,
+    ToolCall,
+    check_workers,
+    error_text,
+    resolve_backend,
+    run_bounded,
 )
+from victor_core.execution._plan import StepRunner, run_waves, skill_kwargs, step_params
+from victor_core.execution._tools import ToolRegistry, call_hook, validate_params
+from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, ToolResult
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from victor_core.settings import Settings
 
 __all__ = ["StepRunner", "ToolExecutor"]
-
-#: ``async run_step(step, inputs) -> ToolResult`` - how :meth:`ToolExecutor.execute_plan`
-#: runs one step; ``inputs`` maps the ids of the step's dependencies to their values.
-StepRunner = Callable[[PlanStep, dict[str, Any]], Awaitable[ToolResult]]
-
-
-class _Raised(Exception):
-    """Carries an exception raised by the tool itself.
-
-    Wrapping keeps a ``TimeoutError`` raised inside a tool apart from the
-    executor's own timeout.
-    """
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(exc)
-        self.exc = exc
-
-
-def _call_sync(func: Callable[..., Any], params: Mapping[str, Any]) -> Any:
-    try:
-        return func(**params)
-    except Exception as exc:
-        raise _Raised(exc) from exc
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
-        # asyncio.timeout() needs no extra task, unlike wait_for before 3.12.
-        async with asyncio.timeout(timeout):
-            return await awaitable
-
-else:  # pragma: no cover - exercised on 3.10 only
-
-    async def _within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
-        return await asyncio.wait_for(awaitable, timeout)
-
-
-def _error_text(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class _Instruments:
@@ -101,20 +58,32 @@ class _Instruments:
         )
         self.timer = registry.create_timer("tool_execution_time", "Seconds tools ran")
 
+    def record(self, result: ToolResult) -> None:
+        self.timer.observe(result.duration_s)
+        self.executions.increment()
+        if not result.ok:
+            self.errors.increment()
+            if result.error_type == "ToolTimeoutError":
+                self.timeouts.increment()
+
 
 class ToolExecutor:
-    """Runs the tools of a :class:`~victor_core.tools.ToolRegistry`.
+    """Runs the tools of a :class:`~victor_core.execution.ToolRegistry`.
 
     Args:
         settings: ``max_parallel_workers``, ``parallel_threshold``,
             ``parallel_execution_enabled`` and ``tool_execution_timeout`` are
-            read at every call, so changing them takes effect at once.
+            read at every call, so changing them takes effect at once;
+            ``executor_backend`` chooses the backend the first time a tool runs.
         registry: where tools are looked up (plugin tools load on first use).
         plugin_manager: when given, ``victor_tool_result(result, params)`` is
-            dispatched after every tool execution.
+            dispatched after every tool execution, and ``victor_executor_backend``
+            answers for a backend other than ``"local"``.
         metrics: a :class:`~victor_core.metrics.MetricsRegistry` (or anything with
-            ``create_counter`` and ``create_timer``) that records executions,
-            errors, timeouts and run time.
+            ``create_counter`` and ``create_timer``, whose timer has
+            ``observe(seconds)``) that records executions, errors, timeouts
+            and each tool's run time.
+        backend: the backend to use instead of the one ``executor_backend`` names.
     """
 
     def __init__(
@@ -124,14 +93,30 @@ class ToolExecutor:
         *,
         plugin_manager: Any = None,
         metrics: Any = None,
+        backend: ExecutorBackend | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.plugin_manager = plugin_manager
         self._metrics = metrics
         self._instruments: _Instruments | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_size = 0
+        self._backend = backend
+
+    @property
+    def backend(self) -> ExecutorBackend:
+        """The backend running the calls (chosen by ``executor_backend`` on first use).
+
+        Raises:
+            SettingsError: no installed plugin provides the backend named.
+        """
+        backend = self._backend
+        if backend is None:
+            backend = self._backend = resolve_backend(
+                str(self.settings.executor_backend), self.settings, self.plugin_manager
+            )
+        if isinstance(backend, LocalBackend):
+            backend.threads = max(backend.threads, int(self.settings.max_parallel_workers))
+        return backend
 
     # -- public API -------------------------------------------------------------------
 
@@ -145,9 +130,12 @@ class ToolExecutor:
             ToolNotFoundError: no tool of that name (the message names close matches).
             ToolParameterError: unknown or missing parameters (the message lists
                 what the tool accepts).
+            SettingsError: ``executor_backend`` names a backend no plugin provides.
         """
-        await self.registry.ensure_loaded()
-        tool = self.registry.get(name)
+        registry = self.registry
+        if not registry.loaded:
+            await registry.ensure_loaded()
+        tool = registry.get(name)
         return await self.run_tool(tool, validate_params(tool, params))
 
     async def execute_parallel(
@@ -177,32 +165,45 @@ class ToolExecutor:
 
         Raises:
             ToolParameterError: an item is none of the accepted forms.
-            SettingsError: ``max_workers`` is not a positive int.
+            SettingsError: ``max_workers`` is not a positive int, or
+                ``executor_backend`` names a backend no plugin provides.
         """
-        workers = self._workers(max_workers)
-        await self.registry.ensure_loaded()
+        settings = self.settings
+        workers = check_workers(max_workers, settings.max_parallel_workers)
+        if not self.registry.loaded:
+            await self.registry.ensure_loaded()
         if isinstance(tools, (str, Tool)):
             tools = [tools]
-        thunks: list[Callable[[], Awaitable[ToolResult]]] = []
-        blocking = False
+        results: list[ToolResult | None] = []
+        calls: list[ToolCall] = []
+        slots: list[int] = []
+        all_params: list[dict[str, Any]] = []
+        default_timeout = settings.tool_execution_timeout
         for item in tools:
             try:
                 tool, params = self._resolve(item, parameters)
             except (ToolNotFoundError, ToolParameterError) as exc:
                 if exc.tool is None:
                     raise  # not a tool reference at all: a bug in the calling code
-                thunks.append(_bind(_rejected, exc))
+                results.append(_rejected(exc))
                 continue
-            blocking = blocking or not tool.is_async
-            thunks.append(_bind(self.run_tool, tool, params))
-        if not thunks:
-            return []
-        settings = self.settings
-        if not settings.parallel_execution_enabled or len(thunks) < settings.parallel_threshold:
+            slots.append(len(results))
+            results.append(None)
+            timeout = tool.timeout if tool.timeout is not None else default_timeout
+            calls.append(ToolCall(tool.name, tool.func, params, timeout))
+            all_params.append(params)
+        if not calls:
+            return [r for r in results if r is not None]
+        if not settings.parallel_execution_enabled or len(results) < settings.parallel_threshold:
             workers = 1
-        elif blocking and workers > self._pool_size:
-            self._thread_pool(workers)
-        return await self.run_bounded(thunks, workers)
+        backend = self.backend
+        if isinstance(backend, LocalBackend) and workers > backend.threads:
+            backend.threads = workers
+        done = await backend.run_batch(calls, workers)
+        await self._finish_many(done, all_params)
+        for slot, result in zip(slots, done, strict=True):
+            results[slot] = result
+        return results  # type: ignore[return-value]  # every slot is filled
 
     async def call(
         self,
@@ -212,7 +213,7 @@ class ToolExecutor:
         *,
         timeout: float | None = None,
     ) -> ToolResult:
-        """Run any callable with the executor's guarantees (thread pool, timeout, result).
+        """Run any callable with the executor's guarantees (its backend, timeout, result).
 
         Used for skills; no hook is dispatched and no tool metric recorded.
 
@@ -223,37 +224,26 @@ class ToolExecutor:
             timeout: seconds (default ``tool_execution_timeout``).
         """
         limit = self.settings.tool_execution_timeout if timeout is None else timeout
-        return await self._run(name, func, params, limit)
+        return await self.backend.run(ToolCall(name, func, params, limit))
 
     async def run_bounded(
         self, thunks: Sequence[Callable[[], Awaitable[Any]]], workers: int
     ) -> list[Any]:
         """Await ``thunks`` with at most ``workers`` running at once; results in input order.
 
-        ``workers`` tasks pull the next thunk as they finish one, so the bound
-        holds without a semaphore and costs one task per worker, not per
-        item. If the caller is cancelled, every running thunk is cancelled and
-        awaited before the cancellation propagates.
+        See :func:`victor_core.execution._backend.run_bounded`.
         """
-        count = len(thunks)
-        if workers <= 1 or count <= 1:
-            return [await thunk() for thunk in thunks]
-        results: list[Any] = [None] * count
-        pending = iter(range(count))
+        return await run_bounded(thunks, workers)
 
-        async def worker() -> None:
-            for index in pending:
-                results[index] = await thunks[index]()
-
-        tasks = [asyncio.ensure_future(worker()) for _ in range(min(workers, count))]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        return results
+    async def run_tool(self, tool: Tool, params: dict[str, Any]) -> ToolResult:
+        """Run ``tool`` with already validated ``params``: timeout, metrics, result hook."""
+        timeout = tool.timeout if tool.timeout is not None else self.settings.tool_execution_timeout
+        result = await self.backend.run(ToolCall(tool.name, tool.func, params, timeout))
+        if self._metrics is not None:
+            self._get_instruments().record(result)
+        if self.plugin_manager is not None:
+            await self._notify(result, params)
+        return result
 
     async def execute_plan(
         self,
@@ -264,7 +254,7 @@ class ToolExecutor:
         max_workers: int | None = None,
         inputs: Mapping[str, Any] | None = None,
     ) -> PlanResult:
-        """Run ``plan``'s steps in dependency waves.
+        """Run ``plan``'s steps in dependency waves, each with ``run_step``.
 
         Every step of a wave runs once the previous waves are done, at most
         ``max_workers`` at once (one at a time when ``parallel`` is False). A
@@ -281,85 +271,110 @@ class ToolExecutor:
         Raises:
             ChainError: the plan has a cycle, a missing dependency or duplicate ids.
         """
-        waves = plan.waves()
-        workers = self._workers(max_workers) if parallel else 1
-        base = dict(inputs or {})
-        done: dict[str, StepResult] = {}
-        start = time.perf_counter()
+        workers = check_workers(max_workers, self.settings.max_parallel_workers) if parallel else 1
+        return await run_waves(plan, run_step, workers=workers, inputs=inputs)
 
-        async def one(step: PlanStep, wave: int) -> StepResult:
-            step_inputs = {**base, **{dep: done[dep].value for dep in step.depends_on}}
-            result = await run_step(step, step_inputs)
-            status = (
-                "ok"
-                if result.ok
-                else ("timeout" if result.error_type == "ToolTimeoutError" else "failed")
-            )
-            return StepResult(
-                id=step.id,
-                action=step.action,
-                kind=step.kind,
-                status=status,
-                value=result.value,
-                error=result.error,
-                error_type=result.error_type,
-                duration_s=result.duration_s,
-                wave=wave,
+    async def run_plan(
+        self,
+        plan: Plan,
+        *,
+        skills: Mapping[str, Skill] | None = None,
+        parallel: bool = True,
+        max_workers: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> PlanResult:
+        """Run ``plan`` with the standard step runner: the one plan runner of victor-core.
+
+        Tool steps run their tool through :meth:`run_tool` with
+        :func:`~victor_core.execution._plan.step_params`; skill steps run the
+        skill of ``skills`` named by the step through :meth:`call` with
+        :func:`~victor_core.execution._plan.skill_kwargs`.
+
+        Raises:
+            ChainError: the plan is not a valid DAG, or a skill step names a
+                skill that is not in ``skills``.
+            ToolNotFoundError, ToolParameterError: a tool step names an unknown
+                tool or gives it parameters it does not accept (checked before
+                anything runs).
+        """
+        from victor_core.exceptions import ChainError
+
+        plan.waves()
+        tools = await self.plan_tools(plan)
+        skills = dict(skills or {})
+        missing = sorted({s.action for s in plan.steps if s.kind == "skill"} - set(skills))
+        if missing:
+            raise ChainError(
+                f"unknown skill(s) {', '.join(map(repr, missing))}; known skills: "
+                + (", ".join(map(repr, sorted(skills))) or "none"),
+                steps=tuple(missing),
             )
 
-        for index, wave in enumerate(waves):
-            runnable: list[PlanStep] = []
-            for step in wave:
-                blocked = [dep for dep in step.depends_on if not done[dep].ok]
-                if blocked:
-                    done[step.id] = StepResult(
-                        id=step.id,
-                        action=step.action,
-                        kind=step.kind,
-                        status="skipped",
-                        error=f"skipped: dependency {', '.join(map(repr, blocked))} failed",
-                        error_type="SkippedStep",
-                        wave=index,
-                    )
-                else:
-                    runnable.append(step)
-            outcomes = await self.run_bounded(
-                [_bind(one, step, index) for step in runnable], workers
-            )
-            for outcome in outcomes:
-                done[outcome.id] = outcome
-        steps: tuple[StepResult, ...] = tuple(done[step.id] for step in plan.steps)
-        return PlanResult(
-            goal=plan.goal,
-            steps=steps,
-            duration_s=time.perf_counter() - start,
-            waves=tuple(tuple(step.id for step in wave) for wave in waves),
-            metadata=plan.metadata,
+        async def run_step(step: PlanStep, step_inputs: dict[str, Any]) -> ToolResult:
+            return await self.run_step(step, step_inputs, plan.goal, tools=tools, skills=skills)
+
+        return await self.execute_plan(
+            plan, run_step, parallel=parallel, max_workers=max_workers, inputs=inputs
         )
 
+    async def plan_tools(self, plan: Plan) -> dict[str, Tool]:
+        """The tool of every tool step of ``plan``, by name, their parameters checked.
+
+        Raises:
+            ToolNotFoundError, ToolParameterError: as :meth:`run_plan`.
+        """
+        tools: dict[str, Tool] = {}
+        if not any(step.kind == "tool" for step in plan.steps):
+            return tools
+        await self.registry.ensure_loaded()
+        for step in plan.steps:
+            if step.kind != "tool":
+                continue
+            tool = tools.get(step.action) or self.registry.get(step.action)
+            tools[step.action] = tool
+            placeholder = {dep: None for dep in step.depends_on}
+            validate_params(tool, step_params(tool, step, placeholder))
+        return tools
+
+    async def run_step(
+        self,
+        step: PlanStep,
+        inputs: Mapping[str, Any],
+        goal: str,
+        *,
+        tools: Mapping[str, Tool] | None = None,
+        skills: Mapping[str, Skill] | None = None,
+    ) -> ToolResult:
+        """Run one step of a plan (a tool step or a skill step) and return its result.
+
+        Raises:
+            ToolNotFoundError, ToolParameterError: a tool step's tool is unknown
+                or its parameters are not accepted.
+            ChainError: a skill step whose skill is not in ``skills``.
+        """
+        if step.kind == "skill":
+            skill = (skills or {}).get(step.action)
+            if skill is None:
+                from victor_core.exceptions import ChainError
+
+                raise ChainError(f"unknown skill {step.action!r}", steps=(step.id,))
+            return await self.call(skill.name, skill.func, skill_kwargs(skill, step, inputs, goal))
+        tool = (tools or {}).get(step.action)
+        if tool is None:
+            await self.registry.ensure_loaded()
+            tool = self.registry.get(step.action)
+        return await self.run_tool(tool, validate_params(tool, step_params(tool, step, inputs)))
+
     def close(self) -> None:
-        """Shut the thread pool down (running blocking tools finish in the background)."""
-        pool, self._pool = self._pool, None
-        self._pool_size = 0
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        """Release the backend's threads (running blocking tools finish in the background)."""
+        if self._backend is not None:
+            self._backend.close()
 
     async def aclose(self) -> None:
         """Awaitable :meth:`close`."""
         self.close()
 
     # -- machinery -----------------------------------------------------------------------
-
-    def _workers(self, max_workers: int | None) -> int:
-        if max_workers is None:
-            return int(self.settings.max_parallel_workers)
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise SettingsError(
-                f"max_workers must be an int of at least 1 or None (got {max_workers!r})",
-                field="max_workers",
-                value=max_workers,
-            )
-        return max_workers
 
     def _resolve(self, item: Any, shared: Mapping[str, Any] | None) -> tuple[Tool, dict[str, Any]]:
         own: Mapping[str, Any] | None = None
@@ -372,123 +387,36 @@ class ToolExecutor:
                 )
             own = item.get("params", item.get("parameters"))
             item = item["name"]
-        if isinstance(item, Tool):
-            tool = item
-        elif isinstance(item, str):
+        if isinstance(item, str):
             tool = self.registry.get(item)
+        elif isinstance(item, Tool):
+            tool = item
         else:
             raise ToolParameterError(
                 "tools must be tool names, Tool objects, (name, params) pairs or "
                 f"{{'name': ..., 'params': ...}} dicts (got {item!r})"
             )
+        if not shared and not own:
+            return tool, validate_params(tool, {})
         params = self.registry.accepted(tool, shared) if shared else {}
         if own:
             params.update(own)
         return tool, validate_params(tool, params)
 
-    def _thread_pool(self, size: int) -> ThreadPoolExecutor:
-        if self._pool is None or self._pool_size < size:
-            from concurrent.futures import ThreadPoolExecutor
-
-            old = self._pool
-            self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="victor-tool")
-            self._pool_size = size
-            if old is not None:
-                old.shutdown(wait=False)
-        return self._pool
-
-    def _retire_pool(self, name: str) -> None:
-        """Leave the pool to a thread that timed out; new work gets a fresh pool.
-
-        Python cannot stop a thread, so a timed-out blocking tool keeps its
-        worker until it returns. Without this, a few hung tools would hold
-        every worker and make the next blocking tools queue and time out.
-        """
-        pool, self._pool = self._pool, None
-        self._pool_size = 0
-        if pool is not None:
-            pool.shutdown(wait=False)
-        from victor_core._log import get_logger
-
-        get_logger().warning("tool_thread_abandoned", tool=name)
-
-    async def _invoke(
-        self, func: Callable[..., Any], params: Mapping[str, Any], is_async: bool
-    ) -> Any:
-        if is_async:
-            try:
-                return await func(**params)
-            except Exception as exc:
-                raise _Raised(exc) from exc
-        loop = asyncio.get_running_loop()
-        pool = self._thread_pool(max(self._pool_size, int(self.settings.max_parallel_workers)))
-        context = contextvars.copy_context()
-        value = await loop.run_in_executor(pool, context.run, _call_sync, func, params)
-        if inspect.isawaitable(value):
-            # A plain function that returned a coroutine (a lambda, a partial).
-            try:
-                value = await value
-            except Exception as exc:
-                raise _Raised(exc) from exc
-        return value
-
-    async def _run(
-        self,
-        name: str,
-        func: Callable[..., Any],
-        params: Mapping[str, Any],
-        timeout: float | None,
-    ) -> ToolResult:
-        start = time.perf_counter()
-        is_async = is_async_callable(func)
-        try:
-            value = await _within(self._invoke(func, params, is_async), timeout)
-        except _Raised as raised:
-            exc = raised.exc
-            return ToolResult(
-                name=name,
-                ok=False,
-                error=_error_text(exc),
-                error_type=type(exc).__name__,
-                duration_s=time.perf_counter() - start,
-            )
-        except (TimeoutError, asyncio.TimeoutError):
-            if not is_async:
-                self._retire_pool(name)
-            return ToolResult(
-                name=name,
-                ok=False,
-                error=f"tool {name!r} timed out after {timeout:g} s "
-                "(its timeout or tool_execution_timeout)",
-                error_type="ToolTimeoutError",
-                duration_s=time.perf_counter() - start,
-            )
-        return ToolResult(name=name, ok=True, value=value, duration_s=time.perf_counter() - start)
-
-    async def run_tool(self, tool: Tool, params: dict[str, Any]) -> ToolResult:
-        """Run ``tool`` with already validated ``params``: timeout, metrics, result hook."""
-        timeout = tool.timeout if tool.timeout is not None else self.settings.tool_execution_timeout
-        instruments = self._get_instruments()
-        if instruments is None:
-            result = await self._run(tool.name, tool.func, params, timeout)
-        else:
-            with instruments.timer.time():
-                result = await self._run(tool.name, tool.func, params, timeout)
-            instruments.executions.increment()
-            if not result.ok:
-                instruments.errors.increment()
-                if result.error_type == "ToolTimeoutError":
-                    instruments.timeouts.increment()
-        if self.plugin_manager is not None:
-            await self._notify(result, params)
-        return result
-
-    def _get_instruments(self) -> _Instruments | None:
-        if self._metrics is None:
-            return None
+    def _get_instruments(self) -> _Instruments:
         if self._instruments is None:
             self._instruments = _Instruments(self._metrics)
         return self._instruments
+
+    async def _finish_many(self, results: list[ToolResult], params: list[dict[str, Any]]) -> None:
+        if self._metrics is not None:
+            record = self._get_instruments().record
+            for result in results:
+                record(result)
+        if self.plugin_manager is not None:
+            await asyncio.gather(
+                *(self._notify(r, p) for r, p in zip(results, params, strict=True))
+            )
 
     async def _notify(self, result: ToolResult, params: dict[str, Any]) -> None:
         try:
@@ -499,17 +427,8 @@ class ToolExecutor:
             # An observer's bug must not turn a tool's result into an error.
             from victor_core._log import get_logger
 
-            get_logger().warning(
-                "tool_result_hook_failed", tool=result.name, error=_error_text(exc)
-            )
+            get_logger().warning("tool_result_hook_failed", tool=result.name, error=error_text(exc))
 
 
-async def _rejected(exc: ToolNotFoundError | ToolParameterError) -> ToolResult:
+def _rejected(exc: ToolNotFoundError | ToolParameterError) -> ToolResult:
     return ToolResult(name=exc.tool or "?", ok=False, error=str(exc), error_type=type(exc).__name__)
-
-
-def _bind(func: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:
-    def thunk() -> Awaitable[Any]:
-        return func(*args)
-
-    return thunk

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from victor_core.exceptions import PluginValidationError, ToolNotFoundError, ToolParameterError
-from victor_core.models import Tool
+from victor_core.models import Tool, keyword_names
 
 __all__ = [
     "ToolRegistry",
@@ -241,11 +241,10 @@ class ToolRegistry:
 
     def accepted(self, tool: Tool, params: Mapping[str, Any]) -> dict[str, Any]:
         """The subset of ``params`` the tool accepts (all of them for an open schema)."""
-        schema = tool.parameters or {}
-        props = schema.get("properties")
-        if props is None or schema.get("additionalProperties", False):
+        names, open_ = keyword_names(tool)
+        if open_:
             return dict(params)
-        return {k: v for k, v in params.items() if k in props}
+        return {k: v for k, v in params.items() if k in names}
 
 
 def describe_params(tool: Tool) -> str:

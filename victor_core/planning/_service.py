@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ChainError, PluginValidationError
-from victor_core.execution._tools import call_hook, validate_params
-from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, ToolResult
+from victor_core.execution._tools import call_hook
+from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, accepts_keyword
 
 if TYPE_CHECKING:
     from victor_core.execution._executor import ToolExecutor
@@ -64,11 +64,7 @@ def _accepts(
 
     ``supplied`` names parameters execution fills in itself (``inputs``, ``goal``).
     """
-    props = schema.get("properties")
-    if props is None or schema.get("additionalProperties", False):
-        given = dict(params)
-    else:
-        given = {k: v for k, v in params.items() if k in props}
+    given = {k: v for k, v in params.items() if accepts_keyword(schema, k)}
     if any(n not in given and n not in supplied for n in schema.get("required", ())):
         return None
     return given
@@ -261,10 +257,13 @@ class PlanningService:
     async def execute(self, plan: Plan, *, inputs: Mapping[str, Any] | None = None) -> PlanResult:
         """Run ``plan``: steps in dependency waves, every step's result with its status and time.
 
-        Tool steps get the step's ``params`` (plus ``inputs``, the outputs of
-        their dependencies, when the tool accepts it); skill steps get what
-        :func:`~victor_core.planning._skills.call_skill_kwargs` describes. Independent
-        steps run concurrently unless ``parallel_execution_enabled`` is False.
+        The one plan runner, :meth:`ToolExecutor.run_plan
+        <victor_core.execution.ToolExecutor.run_plan>`, runs it: tool steps get
+        the step's ``params`` (plus ``inputs``, the outputs of their
+        dependencies, when the tool accepts it); skill steps get what
+        :func:`~victor_core.planning._skills.call_skill_kwargs` describes.
+        Independent steps run concurrently unless ``parallel_execution_enabled``
+        is False.
 
         Raises:
             ChainError: a cycle, a missing dependency or an unknown skill.
@@ -275,34 +274,14 @@ class PlanningService:
         if not isinstance(plan, Plan):
             raise ChainError(f"execute() takes a victor_core.Plan (got {plan!r})")
         plan.waves()
-        tools: dict[str, Tool] = {}
-        registry = self.executor.registry
-        if any(step.kind == "tool" for step in plan.steps):
-            await registry.ensure_loaded()
-        for step in plan.steps:
-            if step.kind == "tool":
-                tool = tools.get(step.action) or registry.get(step.action)
-                tools[step.action] = tool
-                extra = {"inputs": None} if step.depends_on and _takes_inputs(tool) else {}
-                validate_params(tool, {**step.params, **extra})
         skills = (
             await self.skills.resolve(plan)
             if any(step.kind == "skill" for step in plan.steps)
             else {}
         )
-
-        async def run_step(step: PlanStep, step_inputs: dict[str, Any]) -> ToolResult:
-            if step.kind == "skill":
-                return await self.skills.run_step(skills[step.action], step, step_inputs, plan.goal)
-            tool = tools[step.action]
-            params = dict(step.params)
-            if step_inputs and _takes_inputs(tool):
-                params.setdefault("inputs", step_inputs)
-            return await self.executor.run_tool(tool, params)
-
-        return await self.executor.execute_plan(
+        return await self.executor.run_plan(
             plan,
-            run_step,
+            skills=skills,
             parallel=bool(self.settings.parallel_execution_enabled),
             inputs=inputs,
         )
@@ -326,10 +305,3 @@ class PlanningService:
                 f"(got {type(task).__name__})"
             )
         return await self.execute(plan)
-
-
-def _takes_inputs(tool: Tool) -> bool:
-    schema = tool.parameters or {}
-    return "inputs" in schema.get("properties", {}) or bool(
-        schema.get("additionalProperties", False)
-    )

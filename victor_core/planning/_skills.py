@@ -12,7 +12,8 @@
     result.ok, result.outputs, result["repo_overview"].duration_s
 
 A chain is a :class:`~victor_core.Plan` whose steps have ``kind="skill"``. It
-runs in dependency waves (:meth:`~victor_core.execution._executor.ToolExecutor.execute_plan`):
+runs in dependency waves (the one plan runner,
+:meth:`~victor_core.execution._executor.ToolExecutor.run_plan`):
 independent steps run concurrently, at most ``max_parallel_workers`` at once,
 or one at a time when ``skill_chaining_parallel_enabled`` is False. A step
 receives the outputs of the steps it depends on.
@@ -20,13 +21,13 @@ receives the outputs of the steps it depends on.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ChainError
+from victor_core.execution._plan import skill_kwargs
 from victor_core.execution._tools import call_hook, flatten_hook_results
-from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult
+from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult, keyword_names
 
 if TYPE_CHECKING:
     from victor_core.execution._executor import ToolExecutor
@@ -38,36 +39,14 @@ __all__ = ["STRATEGIES", "SkillService", "call_skill_kwargs"]
 STRATEGIES = ("auto", "parallel", "sequential")
 
 
-def _signature(func: Any) -> tuple[set[str], bool]:
+def _signature(func: Any) -> tuple[frozenset[str], bool]:
     """Keyword names ``func`` accepts, and whether it takes ``**kwargs``."""
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return set(), True
-    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+    return keyword_names(func)
 
 
-def call_skill_kwargs(
-    skill: Skill, step: PlanStep, inputs: Mapping[str, Any], goal: str
-) -> dict[str, Any]:
-    """The keyword arguments a skill gets in a chain.
-
-    The step's ``params``; ``inputs`` (dependency id -> output) when the
-    function takes ``inputs`` or ``**kwargs``; each dependency's output under
-    its id when the function has a parameter of that name; and ``goal`` when
-    it takes ``goal`` and the step does not set it.
-    """
-    names, open_ = _signature(skill.func)
-    kwargs = dict(step.params)
-    if "inputs" in names or open_:
-        kwargs.setdefault("inputs", dict(inputs))
-    for dep_id, value in inputs.items():
-        if dep_id in names:
-            kwargs.setdefault(dep_id, value)
-    if "goal" in names:
-        kwargs.setdefault("goal", goal)
-    return kwargs
+#: The keyword arguments a skill gets in a chain (see
+#: :func:`victor_core.execution._plan.skill_kwargs`).
+call_skill_kwargs = skill_kwargs
 
 
 class SkillService:
@@ -300,11 +279,10 @@ class SkillService:
             )
         chain.waves()
         resolved = await self.resolve(chain)
-        parallel = bool(self.settings.skill_chaining_parallel_enabled)
-        return await self.executor.execute_plan(
+        return await self.executor.run_plan(
             chain,
-            lambda step, step_inputs: self._run(resolved[step.action], step, step_inputs, chain),
-            parallel=parallel,
+            skills=resolved,
+            parallel=bool(self.settings.skill_chaining_parallel_enabled),
             inputs=inputs,
         )
 
@@ -334,10 +312,4 @@ class SkillService:
         self, skill: Skill, step: PlanStep, inputs: Mapping[str, Any], goal: str
     ) -> ToolResult:
         """Run one skill step (under ``tool_execution_timeout``) and return its result."""
-        kwargs = call_skill_kwargs(skill, step, inputs, goal)
-        return await self.executor.call(skill.name, skill.func, kwargs)
-
-    async def _run(
-        self, skill: Skill, step: PlanStep, inputs: Mapping[str, Any], chain: Plan
-    ) -> ToolResult:
-        return await self.run_step(skill, step, inputs, chain.goal)
+        return await self.executor.run_step(step, inputs, goal, skills={step.action: skill})
