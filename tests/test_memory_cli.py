@@ -72,7 +72,7 @@ def test_prune(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(captured.out) == {"days": 30.0, "episodes_removed": 2, "episodes_left": 2}
     assert main(["memory", "prune", "--days", "5"]) == 0
     captured = capsys.readouterr()
-    assert "removed 1 episodes older than 5 days; 1 left" in captured.out
+    assert "removed 1 episode older than 5 days; 1 left" in captured.out
     assert "pruning" in captured.err
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 
@@ -73,12 +74,65 @@ def _stats(args: argparse.Namespace) -> int:
         finally:
             await orchestrator.aclose()
 
-    doc = asyncio.run(collect())
+    doc = _readable(asyncio.run(collect()), now=time.time())
     if args.json:
         print_json(doc)
     else:
-        print_table(sorted(doc.items()), ("setting", "value"))
+        rows = [(key, _show(key, value)) for key, value in sorted(doc.items())]
+        print_table(rows, ("setting", "value"))
     return 0
+
+
+def _readable(doc: dict[str, Any], *, now: float) -> dict[str, Any]:
+    """``newest_episode_at`` as an ISO 8601 date (UTC), with its age in seconds beside it."""
+    at = doc.get("newest_episode_at")
+    doc = dict(doc)
+    if isinstance(at, (int, float)):
+        doc["newest_episode_at"] = iso_date(at)
+        doc["newest_episode_age_s"] = round(max(0.0, now - at), 3)
+    return doc
+
+
+def _show(key: str, value: Any) -> Any:
+    """A table cell: sizes in B/KiB/MiB, ages as "3 min ago"."""
+    if key == "size_bytes" and isinstance(value, int):
+        return byte_size(value)
+    if key == "newest_episode_age_s" and isinstance(value, (int, float)):
+        return f"{duration(value)} ago"
+    return value
+
+
+def iso_date(epoch: float) -> str:
+    """``2026-12-02T07:10:00Z``: seconds since the epoch as an ISO 8601 UTC date."""
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration(seconds: float) -> str:
+    """``"40 s"``, ``"3 min"``, ``"5 h"``, ``"2 days"``: the largest unit that fits."""
+    for unit, size in (("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return plural(count, unit) if unit == "day" else f"{count} {unit}"
+    return f"{int(seconds)} s"
+
+
+def byte_size(size: int) -> str:
+    """``"512 B"``, ``"1.5 KiB"``, ``"12.0 MiB"``, ``"2.1 GiB"``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def plural(count: float, noun: str) -> str:
+    """``"1 episode"``, ``"2 episodes"``, ``"0 episodes"``."""
+    shown = f"{count:g}" if isinstance(count, float) else str(count)
+    return f"{shown} {noun}" if count == 1 else f"{shown} {noun}s"
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -100,10 +154,13 @@ def _prune(args: argparse.Namespace) -> int:
             await orchestrator.aclose()
 
     if not args.json:
-        progress(f"pruning episodes older than {args.days:g} days ...")
+        progress(f"pruning episodes older than {plural(args.days, 'day')} ...")
     removed, left = asyncio.run(prune())
     if args.json:
         print_json({"days": args.days, "episodes_removed": removed, "episodes_left": left})
     else:
-        print(f"removed {removed} episodes older than {args.days:g} days; {left} left")
+        print(
+            f"removed {plural(removed, 'episode')} older than {plural(args.days, 'day')}; "
+            f"{left} left"
+        )
     return 0

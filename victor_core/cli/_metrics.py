@@ -54,13 +54,44 @@ def _metrics(args: argparse.Namespace) -> int:
     if fmt == "json":
         print_json({**summary, "metrics": registry.snapshot()})
         return 0
-    scalars = [(k, v) for k, v in summary.items() if not isinstance(v, (dict, list))]
-    print_table(scalars, ("metric", "value"))
+    scalars = [
+        (key, *with_unit(key, value))
+        for key, value in summary.items()
+        if not isinstance(value, (dict, list))
+    ]
+    print_table(scalars, ("metric", "value", "unit"))
     if summary.get("hooks"):
         print()
         rows = [
             (hook, f["calls"], f["errors"], f["avg_ms"], f["p95_ms"])
             for hook, f in sorted(summary["hooks"].items())
         ]
-        print_table(rows, ("hook", "calls", "errors", "avg_ms", "p95_ms"))
+        print_table(rows, ("hook", "calls", "errors", "avg (ms)", "p95 (ms)"))
     return 0
+
+
+#: The unit of each figure of the summary (figures not named here are counts).
+_UNITS = {
+    "avg_latency": "ms",
+    "p50_latency": "ms",
+    "p95_latency": "ms",
+    "p99_latency": "ms",
+    "total_latency_ms": "ms",
+    "memory_usage": "MB",
+    "cpu_time": "s",
+    "uptime": "s",
+}
+_RATIOS = {"error_rate", "cache_hit_rate"}
+
+
+def with_unit(key: str, value: Any) -> tuple[Any, str]:
+    """``(value, unit)`` for one summary figure; ratios are shown as percentages."""
+    if key in _RATIOS and isinstance(value, (int, float)):
+        return round(value * 100.0, 2), "%"
+    if key in _UNITS:
+        return value, _UNITS[key]
+    if key.endswith("_s"):
+        return value, "s"
+    if key.endswith("_ms"):
+        return value, "ms"
+    return value, ""
