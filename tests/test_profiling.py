@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pstats
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,9 @@ def test_the_profile_sees_worker_threads(tmp_path: Path) -> None:
         ]
     names = {func[2] for func in pstats.Stats(str(result.path)).stats}  # type: ignore[attr-defined]
     assert "_busy_in_a_thread" in names
-    assert result.threads >= 1
+    if sys.version_info < (3, 12):
+        # Before 3.12 each thread needs a profiler of its own; from 3.12 on one sees them all.
+        assert result.threads >= 1
     assert "threads" in out.getvalue()
 
 
