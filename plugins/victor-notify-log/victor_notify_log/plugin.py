@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from victor_core import hookimpl
 import victor_notify_log
+from victor_core import hookimpl
 from victor_notify_log import events_path, rotated_path
 
 if TYPE_CHECKING:
