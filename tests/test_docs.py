@@ -491,6 +491,13 @@ def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "hooks" / "index.html").is_file()
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text(encoding="utf-8")
     assert "Unreleased" in changelog
+    # Highlighting is done at build time (Pygments): pages load no script or
+    # stylesheet from elsewhere, so they read the same offline.
+    page = (tmp_path / "site" / "execution" / "index.html").read_text(encoding="utf-8")
+    loaded = re.findall(r"<script\b[^>]*>|<link\b[^>]*stylesheet[^>]*>", page)
+    remote = [tag for tag in loaded if re.search(r"(?:src|href)=\"(?:https?:)?//", tag)]
+    assert not remote, remote
+    assert '<span class="kn">import</span>' in page
 
 
 def _write_configuration() -> None:

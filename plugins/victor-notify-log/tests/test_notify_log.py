@@ -83,3 +83,21 @@ def test_a_file_in_the_way_drops_the_event(tmp_path: Path) -> None:
         result = log_plugin.victor_notify(event="ping", payload={}, settings=settings)
     assert result is None
     assert logs[0]["event"] == "notify_log_failed"
+
+
+def test_the_file_is_rotated_at_max_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import victor_notify_log
+    from victor_notify_log import rotated_path
+
+    monkeypatch.setattr(victor_notify_log, "MAX_BYTES", 400)
+    settings = _settings(tmp_path)
+    for i in range(40):
+        log_plugin.victor_notify(event=f"e{i}", payload={"n": i}, settings=settings)
+    current, older = events_path(settings), rotated_path(settings)
+    assert older.is_file()
+    assert current.stat().st_size <= 400
+    assert older.stat().st_size <= 400
+    kept = [e["event"] for e in read_events(settings)]
+    # The newest events are kept, in order; the oldest went with the rotations.
+    assert kept == [f"e{i}" for i in range(40 - len(kept), 40)]
+    assert 2 < len(kept) < 40
