@@ -107,3 +107,134 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "usage: victor" in capsys.readouterr().err
+
+
+def test_config_json_from_a_project_folder(site: Path, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.victor]\nmax_parallel_workers = 5\n")
+    out = _victor("config", "--json", site=site, tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = {row["name"]: row for row in json.loads(out.stdout)}
+    assert rows["max_parallel_workers"]["value"] == 5
+    assert rows["max_parallel_workers"]["source"] == f"{tmp_path / 'pyproject.toml'}:2"
+    assert rows["cache_dir"]["source"] == "env"
+    assert rows["cache_dir"]["variable"] == "VICTOR_CACHE_DIR"
+    assert rows["lazy_loading_enabled"]["source"] == "default"
+
+
+def test_plugins_show_and_hooks_json(site: Path, tmp_path: Path) -> None:
+    out = _victor("plugins", "show", "demo", "--json", site=site, tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc["dist_name"], doc["dist_version"], doc["family"]) == (
+        "victor-cli-demo",
+        "3.1",
+        "tools",
+    )
+    assert doc["state"] == "loaded"
+    assert doc["hooks"] == ["victor_tools"]
+    broken = _victor("plugins", "show", "broken", "--json", site=site, tmp_path=tmp_path)
+    assert broken.returncode == 1
+    assert "missing dependency foo" in json.loads(broken.stdout)["error"]
+    typo = _victor("plugins", "show", "dmeo", site=site, tmp_path=tmp_path)
+    assert typo.returncode == 2
+    assert typo.stderr.strip().splitlines()[-1].endswith("did you mean 'demo'?")
+    hooks = _victor("hooks", "--json", site=site, tmp_path=tmp_path)
+    assert hooks.returncode == 0, hooks.stderr
+    families = {f["name"]: f for f in json.loads(hooks.stdout)["families"]}
+    tools = {h["name"]: h for h in families["tools"]["hooks"]}
+    assert "demo" in tools["victor_tools"]["implemented_by"]
+
+
+def test_disable_skips_a_plugin_and_warns_on_unknown_names(site: Path, tmp_path: Path) -> None:
+    out = _victor(
+        "--disable",
+        "demo",
+        "plugins",
+        "list",
+        "--json",
+        "--disable",
+        "dmo",
+        site=site,
+        tmp_path=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    demo = next(p for p in json.loads(out.stdout)["plugins"] if p["name"] == "demo")
+    assert demo["state"] == "disabled"
+    assert "did you mean 'demo'?" in out.stderr
+
+
+def test_bare_victor_prints_a_usage_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("usage: victor")
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_python_m_victor_core_and_broken_pipe(site: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(site), "VICTOR_CACHE_DIR": str(tmp_path / "c")}
+    proc = subprocess.run(
+        f"{sys.executable} -m victor_core config | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout.startswith("setting")
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bash_completion_completes_commands(tmp_path: Path) -> None:
+    script = tmp_path / "victor.bash"
+    out = subprocess.run(
+        [sys.executable, "-m", "victor_core", "completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    script.write_text(out.stdout)
+    probe = (
+        f"source {script}; COMP_WORDS=(victor plugins s); COMP_CWORD=2; _victor;"
+        ' echo "${COMPREPLY[@]}"; COMP_WORDS=(victor --color ""); COMP_CWORD=2; _victor;'
+        ' echo "${COMPREPLY[@]}"'
+    )
+    lines = subprocess.run(
+        ["bash", "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    assert lines == ["show", "auto always never"]
+
+
+def test_no_color_under_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    code = (
+        "import sys; from victor_core.cli import main; sys.exit(main(['plugins', 'show', 'nope']))"
+    )
+    results = {}
+    for no_color in ("1", ""):
+        env = {**os.environ, "NO_COLOR": no_color, "VICTOR_CACHE_DIR": str(tmp_path / "c")}
+        env.pop("FORCE_COLOR", None)
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=follower, stderr=follower, env=env
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+        os.close(leader)
+        results[no_color] = b"".join(chunks)
+    assert b"no plugin named 'nope'" in results["1"]
+    assert b"\x1b[" not in results["1"]
+    assert b"\x1b[" in results[""]

@@ -6,7 +6,7 @@ import pytest
 
 from victor_core import Settings
 from victor_core.exceptions import SettingsError, VictorError
-from victor_core.settings import PROFILES, UnknownSettingError
+from victor_core.settings import PROFILES, SettingsWarning, UnknownSettingError
 
 GUIDE_NAMES = {
     # part 1
@@ -220,8 +220,78 @@ def test_load_errors(tmp_path: Path) -> None:
         Settings.load(bad)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("colour = 'blue'")
-    with pytest.raises(SettingsError, match="unknown setting 'colour'"):
-        Settings.load(unknown)
+    with pytest.warns(SettingsWarning, match=r"unknown.toml:1: 'colour' is not a setting"):
+        assert Settings.load(unknown) == Settings()
+
+
+def test_discover_from_a_project_folder(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "src" / "deep").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.victor]\nmax_parallel_workers = 5\nprofile = "low_latency"\n'
+    )
+    env = {"VICTOR_RESPONSE_CACHE_TTL": "60", "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    settings, sources = Settings.discover(cwd=project / "src" / "deep", environ=env)
+    assert settings.max_parallel_workers == 5
+    assert sources["max_parallel_workers"].label == f"{project / 'pyproject.toml'}:5"
+    assert settings.tool_selection_cache_size == 2000  # from the profile, line 6
+    assert sources["tool_selection_cache_size"].line == 6
+    assert sources["response_cache_ttl"].to_dict() == {
+        "source": "env",
+        "variable": "VICTOR_RESPONSE_CACHE_TTL",
+    }
+    assert sources["cache_dir"].label == "default"
+    assert Settings() != settings  # plain Settings() stays the defaults
+
+
+def test_discover_order_of_files(tmp_path: Path) -> None:
+    user = tmp_path / "cfg" / "victor" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("max_parallel_workers = 2\n")
+    here = tmp_path / "here"
+    here.mkdir()
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    assert Settings.discover(cwd=here, environ=env)[0].max_parallel_workers == 2
+    (tmp_path / "pyproject.toml").write_text("[tool.victor]\nmax_parallel_workers = 3\n")
+    assert Settings.discover(cwd=here, environ=env)[0].max_parallel_workers == 3
+    (here / "victor.toml").write_text("max_parallel_workers = 4\n")
+    assert Settings.discover(cwd=here, environ=env)[0].max_parallel_workers == 4
+    named = tmp_path / "named.toml"
+    named.write_text("max_parallel_workers = 6\n")
+    env["VICTOR_CONFIG"] = str(named)
+    assert Settings.discover(cwd=here, environ=env)[0].max_parallel_workers == 6
+    env["VICTOR_MAX_PARALLEL_WORKERS"] = "7"
+    settings, sources = Settings.discover(cwd=here, environ=env)
+    assert settings.max_parallel_workers == 7
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text("max_parallel_workers = 8\n")
+    assert Settings.discover(cwd=here, environ=env, config=explicit)[0].max_parallel_workers == 8
+    settings, sources = Settings.discover(
+        cwd=here, environ=env, config=explicit, overrides={"max_parallel_workers": 9}
+    )
+    assert (settings.max_parallel_workers, sources["max_parallel_workers"].label) == (
+        9,
+        "command line",
+    )
+    env["VICTOR_CONFIG"] = str(tmp_path / "missing.toml")
+    with pytest.raises(SettingsError, match="VICTOR_CONFIG names"):
+        Settings.discover(cwd=here, environ=env)
+
+
+def test_discover_warns_on_unknown_names_and_names_the_source_of_bad_values(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "victor.toml").write_text("max_paralel_workers = 3\n")
+    env = {"VICTOR_RESPONSE_CACHE_TLL": "1", "XDG_CONFIG_HOME": str(tmp_path)}
+    with pytest.warns(SettingsWarning) as caught:
+        Settings.discover(cwd=tmp_path, environ=env)
+    env_msg, file_msg = sorted((str(w.message) for w in caught), key=lambda m: "VICTOR_" not in m)
+    assert "VICTOR_RESPONSE_CACHE_TLL" in env_msg and "did you mean 'response_cache_ttl'" in env_msg
+    assert "victor.toml:1: 'max_paralel_workers'" in file_msg
+    assert "did you mean 'max_parallel_workers'" in file_msg
+    (tmp_path / "victor.toml").write_text("max_parallel_workers = 0\n")
+    with pytest.raises(SettingsError, match=r"max_parallel_workers must be .*victor.toml:1"):
+        Settings.discover(cwd=tmp_path, environ={})
 
 
 def test_evolve_to_dict_and_repr() -> None:

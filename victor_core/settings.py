@@ -7,9 +7,14 @@ written::
     settings.max_parallel_workers = 16
     settings.tool_selection_cache_ttl = 7200
 
-Sources, later ones winning: the defaults, a named profile
-(:meth:`Settings.profile`), a TOML file (:meth:`Settings.load`) and
-``VICTOR_<FIELD>`` environment variables (:meth:`Settings.from_env`).
+``Settings()`` is the defaults. :meth:`Settings.discover` gathers the
+settings from where a user keeps them, lowest to highest: the defaults; the
+first file found of ``$VICTOR_CONFIG``, ``./victor.toml``, ``[tool.victor]``
+in the nearest ``pyproject.toml`` upwards, the user's ``victor/config.toml``;
+``VICTOR_<FIELD>`` environment variables; an explicit file (``--config``) and
+explicit values (command-line options). It also says where each value came
+from. The single sources have their own constructors: :meth:`Settings.profile`,
+:meth:`Settings.load` and :meth:`Settings.from_env`.
 """
 
 from __future__ import annotations
@@ -26,13 +31,19 @@ import attrs
 from victor_core.exceptions import SettingsError
 
 __all__ = [
+    "ENV_PREFIX",
     "PROFILES",
+    "SettingSource",
     "SettingTypeError",
     "Settings",
+    "SettingsWarning",
     "UnknownSettingError",
     "active_settings",
     "bind_settings",
+    "docs_url",
+    "find_config_file",
     "unbind_settings",
+    "user_config_file",
 ]
 
 
@@ -46,6 +57,14 @@ class UnknownSettingError(SettingsError, AttributeError, TypeError):
 
 class SettingTypeError(SettingsError, TypeError):
     """A setting given a value of the wrong type (also a ``TypeError``)."""
+
+
+class SettingsWarning(UserWarning):
+    """A name in a settings file or a ``VICTOR_*`` variable that no setting has.
+
+    It is ignored, not an error (an older or newer victor-core may know it);
+    the message names the closest setting.
+    """
 
 
 # --- field builders ---------------------------------------------------------
@@ -212,6 +231,7 @@ def _user_dir(kind: str) -> Path:
 
 _HOUR = 3600.0
 _DAY = 86400.0
+_DOCS_BASE_URL = "https://victor-core.readthedocs.io/en/latest"
 
 
 @attrs.define(init=False, repr=False, on_setattr=attrs.setters.NO_OP)
@@ -495,7 +515,7 @@ class Settings:
         hi=1 << 42,
     )
     docs_base_url: str = _str(
-        "https://victor-core.readthedocs.io/en/latest",
+        _DOCS_BASE_URL,
         "Base URL of the published documentation that error messages link to.",
     )
 
@@ -560,21 +580,24 @@ class Settings:
         """Settings from ``VICTOR_<FIELD>`` variables (and ``VICTOR_PROFILE``).
 
         Bools accept 1/0, true/false, yes/no, on/off; lists are comma-separated.
+        A ``VICTOR_*`` variable that names no setting is ignored with a
+        :class:`SettingsWarning` naming the closest one.
+
+        Args:
+            environ: the variables (default: ``os.environ``).
+            base: settings the variables (and ``VICTOR_PROFILE``) apply over
+                (default: the defaults).
 
         Raises:
             SettingsError: a variable whose value the field does not accept.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in _FIELD_LIST:
-            key = "VICTOR_" + field.name.upper()
-            if key in env:
-                values[field.name] = _parse_env(field, key, env[key])
-        profile = env.get("VICTOR_PROFILE")
+        if env.get("VICTOR_PROFILE"):
+            values.update(_profile_values(env["VICTOR_PROFILE"]))
+        values.update(_env_values(env))
         if base is not None:
             return base.evolve(**values)
-        if profile:
-            return cls.profile(profile, **values)
         return cls(**values)
 
     @classmethod
@@ -583,45 +606,107 @@ class Settings:
 
         The file holds the fields at top level, or in a ``[victor]`` table, or in
         ``[tool.victor]`` (so ``pyproject.toml`` works). A ``profile`` key selects a
-        named profile the other keys override.
+        named profile the other keys override. A key that names no setting is
+        ignored with a :class:`SettingsWarning` naming the closest one.
 
         Raises:
-            SettingsError: a missing or malformed file, an unknown key or a bad value.
+            SettingsError: a missing or malformed file or a bad value.
         """
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - exercised on 3.10 only
-            import tomli as tomllib
-
-        file = Path(path)
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(
-                f"settings file {str(file)!r} does not exist", field="path", value=str(file)
-            ) from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(
-                f"settings file {str(file)!r} is not valid TOML: {exc}",
-                field="path",
-                value=str(file),
-            ) from None
-        table: Any = data
-        if isinstance(data.get("tool"), dict) and "victor" in data["tool"]:
-            table = data["tool"]["victor"]
-        elif isinstance(data.get("victor"), dict):
-            table = data["victor"]
-        if not isinstance(table, dict):
-            raise SettingsError(
-                f"settings file {str(file)!r}: the victor table must be a table (got {table!r})",
-                field="path",
-                value=str(file),
-            )
-        values = dict(table)
+        values, _lines = _read_file(Path(path))
         profile = values.pop("profile", None)
         if profile is not None:
             return cls.profile(str(profile), **values)
         return cls(**values)
+
+    @classmethod
+    def discover(
+        cls,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        config: str | os.PathLike[str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        user_config: bool = True,
+    ) -> tuple[Settings, dict[str, SettingSource]]:
+        """The settings from every place a user keeps them, and where each came from.
+
+        Lowest to highest: the defaults; the first file found of
+        ``$VICTOR_CONFIG``, ``victor.toml`` in ``cwd``, ``[tool.victor]`` in the
+        nearest ``pyproject.toml`` from ``cwd`` upwards that has that table, and
+        :func:`user_config_file`; the ``VICTOR_<FIELD>`` variables; the file
+        ``config``; ``overrides``. A ``profile`` (in a file, or
+        ``VICTOR_PROFILE``) applies its values at the level where it is named.
+        Unknown names are ignored with a :class:`SettingsWarning`.
+
+        ``Settings()`` stays the defaults alone; the ``victor`` command uses this.
+
+        Args:
+            cwd: where the search for files starts (default: the working directory).
+            environ: the environment (default: ``os.environ``).
+            config: an explicit settings file (``victor --config FILE``).
+            overrides: explicit values (command-line options), highest of all.
+            user_config: also look for the user's ``victor/config.toml``.
+
+        Returns:
+            The settings, and for every setting its :class:`SettingSource`.
+
+        Raises:
+            SettingsError: a missing or malformed file, or a bad value (the
+                message says where the value came from).
+        """
+        env = os.environ if environ is None else environ
+        layers: list[tuple[dict[str, Any], Callable[[str], SettingSource]]] = []
+
+        def add_file(file: Path, kind: str) -> None:
+            values, lines = _read_file(file)
+            profile = values.pop("profile", None)
+            if profile is not None:
+                line = lines.get("profile")
+                layers.append(
+                    (
+                        _profile_values(str(profile)),
+                        lambda _n: SettingSource("file", file=file, line=line, via=kind),
+                    )
+                )
+            layers.append(
+                (values, lambda n: SettingSource("file", file=file, line=lines.get(n), via=kind))
+            )
+
+        found = find_config_file(cwd=cwd, environ=env, user_config=user_config)
+        if found is not None:
+            add_file(*found)
+        if env.get("VICTOR_PROFILE"):
+            layers.append(
+                (
+                    _profile_values(env["VICTOR_PROFILE"]),
+                    lambda _n: SettingSource("env", variable="VICTOR_PROFILE"),
+                )
+            )
+        layers.append(
+            (_env_values(env), lambda n: SettingSource("env", variable=ENV_PREFIX + n.upper()))
+        )
+        if config is not None:
+            add_file(Path(config), "--config")
+        if overrides:
+            unknown = sorted(set(overrides) - _FIELD_NAMES)
+            if unknown:
+                raise _unknown(unknown[0])
+            layers.append((dict(overrides), lambda _n: SettingSource("option")))
+
+        values: dict[str, Any] = {}
+        sources: dict[str, SettingSource] = {f.name: SettingSource("default") for f in _FIELD_LIST}
+        for layer, source_of in layers:
+            for name, value in layer.items():
+                values[name] = value
+                sources[name] = source_of(name)
+        try:
+            settings = cls(**values)
+        except SettingsError as exc:
+            where = sources.get(exc.field or "")
+            if where is None or where.kind == "default":
+                raise
+            raise type(exc)(f"{exc} (from {where})", field=exc.field, value=exc.value) from None
+        return settings, sources
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -684,8 +769,283 @@ def _unknown(name: str) -> UnknownSettingError:
     import difflib
 
     close = difflib.get_close_matches(name, _FIELD_NAMES, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "; see docs/configuration.md"
+    hint = (
+        f"; did you mean {close[0]!r}?"
+        if close
+        else f"; see {docs_url('configuration', 'every-setting')}"
+    )
     return UnknownSettingError(f"unknown setting {name!r}{hint}", field=name, value=None)
+
+
+def _closest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, _FIELD_NAMES, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+#: The prefix of every setting's environment variable.
+ENV_PREFIX = "VICTOR_"
+
+#: ``VICTOR_*`` variables that are not settings (never warned about).
+_OTHER_VARIABLES = frozenset({"VICTOR_CONFIG", "VICTOR_PROFILE", "VICTOR_CORE_SPEC"})
+
+
+def docs_url(page: str, anchor: str | None = None, *, base: str | None = None) -> str:
+    """The address of a page of the published documentation.
+
+    Args:
+        page: the page's name (``"configuration"`` for ``configuration.md``).
+        anchor: a heading's anchor on that page.
+        base: the site (default: the default of ``docs_base_url``).
+    """
+    root = (base or _DOCS_BASE_URL).rstrip("/")
+    return f"{root}/{page}/" + (f"#{anchor}" if anchor else "")
+
+
+def _profile_values(name: str) -> dict[str, Any]:
+    if name not in PROFILES:
+        raise SettingsError(
+            f"profile must be one of {', '.join(sorted(PROFILES))} (got {name!r})",
+            field="profile",
+            value=name,
+        )
+    return dict(PROFILES[name])
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the ``VICTOR_<FIELD>`` variables of ``env`` give (warning on unknown ones)."""
+    values: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key in _OTHER_VARIABLES:
+            continue
+        field = _FIELDS.get(key[len(ENV_PREFIX) :].lower())
+        if field is None:
+            _warn(
+                f"environment variable {key} is not a setting, ignored{_closest(key[7:].lower())}"
+            )
+            continue
+        values[field.name] = _parse_env(field, key, raw)
+    return values
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    # stacklevel 4: the caller of Settings.load / from_env / discover.
+    warnings.warn(message, SettingsWarning, stacklevel=4)
+
+
+class SettingSource:
+    """Where a setting's value came from (:meth:`Settings.discover`).
+
+    Attributes:
+        kind: ``"default"``, ``"file"``, ``"env"`` or ``"option"`` (the command line).
+        file: the settings file (kind ``file``).
+        line: the line of that file the value is on (None: set by a ``profile``
+            given elsewhere, or not found).
+        variable: the environment variable (kind ``env``).
+        via: how the file was found: ``"VICTOR_CONFIG"``, ``"victor.toml"``,
+            ``"pyproject.toml"``, ``"user"`` or ``"--config"``.
+    """
+
+    __slots__ = ("file", "kind", "line", "variable", "via")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        file: Path | None = None,
+        line: int | None = None,
+        variable: str | None = None,
+        via: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.file = file
+        self.line = line
+        self.variable = variable
+        self.via = via
+
+    @property
+    def label(self) -> str:
+        """``default``, ``env``, ``command line``, or the file and line (``path:3``)."""
+        if self.kind == "file" and self.file is not None:
+            return f"{self.file}:{self.line}" if self.line else str(self.file)
+        return "command line" if self.kind == "option" else self.kind
+
+    def to_dict(self) -> dict[str, Any]:
+        """``source`` (:attr:`label`) and what applies of ``variable``, ``file``, ``line``."""
+        out: dict[str, Any] = {"source": self.label}
+        if self.variable is not None:
+            out["variable"] = self.variable
+        if self.file is not None:
+            out.update(file=str(self.file), line=self.line, found_by=self.via)
+        return out
+
+    def __str__(self) -> str:
+        if self.kind == "env":
+            return f"env {self.variable}"
+        return self.label
+
+    def __repr__(self) -> str:
+        return f"SettingSource({self.kind!r}, {str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SettingSource):
+            return NotImplemented
+        return all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, a) for a in self.__slots__))
+
+
+def user_config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's settings file, ``victor/config.toml`` in the platform's config directory.
+
+    ``$XDG_CONFIG_HOME`` (default ``~/.config``) on Linux and other Unixes,
+    ``~/Library/Application Support`` on macOS, ``%APPDATA%`` on Windows.
+    """
+    env = os.environ if environ is None else environ
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    return base / "victor" / "config.toml"
+
+
+def find_config_file(
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    user_config: bool = True,
+) -> tuple[Path, str] | None:
+    """The settings file :meth:`Settings.discover` reads, and how it was found.
+
+    The first of: ``$VICTOR_CONFIG`` (which must exist), ``victor.toml`` in
+    ``cwd``, the nearest ``pyproject.toml`` from ``cwd`` upwards with a
+    ``[tool.victor]`` table, :func:`user_config_file`.
+
+    Returns:
+        ``(path, how)`` with ``how`` one of ``"VICTOR_CONFIG"``, ``"victor.toml"``,
+        ``"pyproject.toml"``, ``"user"``; None when there is none.
+
+    Raises:
+        SettingsError: ``VICTOR_CONFIG`` names a file that does not exist.
+    """
+    env = os.environ if environ is None else environ
+    named = env.get("VICTOR_CONFIG")
+    if named:
+        file = Path(named).expanduser()
+        if not file.is_file():
+            raise SettingsError(
+                f"VICTOR_CONFIG names {named!r}, which is not a file",
+                field="VICTOR_CONFIG",
+                value=named,
+            )
+        return file, "VICTOR_CONFIG"
+    here = Path.cwd() if cwd is None else Path(cwd)
+    here = here.absolute()
+    if (here / "victor.toml").is_file():
+        return here / "victor.toml", "victor.toml"
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and _has_victor_table(candidate):
+            return candidate, "pyproject.toml"
+    if user_config:
+        user = user_config_file(env)
+        if user.is_file():
+            return user, "user"
+    return None
+
+
+def _has_victor_table(pyproject: Path) -> bool:
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # Cheap test first: most pyproject.toml files have no victor table at all.
+    if "victor" not in text:
+        return False
+    try:
+        data = _toml().loads(text)
+    except ValueError:
+        return "[tool.victor" in text  # let the read report the syntax error
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "victor" in tool
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib
+
+
+def _read_file(file: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The settings in a TOML file (unknown keys dropped with a warning) and their lines."""
+    tomllib = _toml()
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise SettingsError(
+            f"settings file {str(file)!r} does not exist", field="path", value=str(file)
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(
+            f"settings file {str(file)!r} is not valid TOML: {exc}",
+            field="path",
+            value=str(file),
+        ) from None
+    table: Any = data
+    prefix = ""
+    if isinstance(data.get("tool"), dict) and "victor" in data["tool"]:
+        table, prefix = data["tool"]["victor"], "tool.victor"
+    elif isinstance(data.get("victor"), dict):
+        table, prefix = data["victor"], "victor"
+    if not isinstance(table, dict):
+        raise SettingsError(
+            f"settings file {str(file)!r}: the victor table must be a table (got {table!r})",
+            field="path",
+            value=str(file),
+        )
+    lines = _key_lines(text, prefix)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "profile" or key in _FIELD_NAMES:
+            values[key] = value
+        elif not (prefix == "" and key in ("tool", "project", "build-system")):
+            where = f"{file}:{lines[key]}" if key in lines else str(file)
+            _warn(f"{where}: {key!r} is not a setting, ignored{_closest(key)}")
+    return values, lines
+
+
+_KEY = r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*[=.]"""
+_HEADER = r"^\s*\[\s*([^\[\]]+?)\s*\]"
+
+
+def _key_lines(text: str, prefix: str) -> dict[str, int]:
+    """The line (1-based) of each key of the table ``prefix`` (``""``: the top level)."""
+    import re
+
+    lines: dict[str, int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(_HEADER, line)
+        if header and not line.lstrip().startswith("[["):
+            table = header.group(1).replace(" ", "").replace('"', "")
+            if prefix and table.startswith(prefix + "."):
+                lines.setdefault(table[len(prefix) + 1 :].split(".")[0], number)
+            continue
+        if table == prefix:
+            key = re.match(_KEY, line)
+            if key:
+                lines.setdefault(next(g for g in key.groups() if g), number)
+    return lines
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -13,20 +13,25 @@ from typing import IO, Any, TextIO, cast
 
 __all__ = ["configure_logging"]
 
-_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
 _FORMATS = ("console", "json")
 
 
 def configure_logging(
-    fmt: str | None = None, verbosity: int = 0, *, stream: IO[str] | None = None
+    fmt: str | None = None,
+    verbosity: int = 0,
+    *,
+    stream: IO[str] | None = None,
+    colors: bool | None = None,
 ) -> None:
     """Route structlog to ``stream`` with a renderer fit for it.
 
     Args:
         fmt: ``"console"`` (coloured, human) or ``"json"`` (one object per line);
             default: console on a terminal, JSON otherwise.
-        verbosity: 0 shows warnings and errors, 1 adds info, 2 or more adds debug.
+        verbosity: -1 shows errors only, 0 adds warnings, 1 info, 2 or more debug.
         stream: where to write (default: stderr).
+        colors: colour the console format (default: when ``stream`` is a terminal).
 
     Raises:
         ValueError: ``fmt`` is not one of the accepted formats.
@@ -36,7 +41,7 @@ def configure_logging(
     if fmt is not None and fmt not in _FORMATS:
         raise ValueError(f"log format must be one of {list(_FORMATS)} (got {fmt!r})")
     out = stream if stream is not None else sys.stderr
-    level = _LEVELS[min(max(int(verbosity), 0), len(_LEVELS) - 1)]
+    level = _LEVELS[min(max(int(verbosity) + 1, 0), len(_LEVELS) - 1)]
     if fmt is None:
         fmt = "console" if _isatty(out) else "json"
     processors: list[Any] = [
@@ -50,13 +55,18 @@ def configure_logging(
             structlog.processors.JSONRenderer(),
         ]
     else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=_isatty(out)))
+        processors.append(
+            structlog.dev.ConsoleRenderer(colors=_isatty(out) if colors is None else colors)
+        )
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
+    from victor_core import _log
+
+    _log.level = level
 
 
 def _isatty(stream: Any) -> bool:
