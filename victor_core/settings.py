@@ -788,7 +788,9 @@ def _closest(name: str) -> str:
 ENV_PREFIX = "VICTOR_"
 
 #: ``VICTOR_*`` variables that are not settings (never warned about).
-_OTHER_VARIABLES = frozenset({"VICTOR_CONFIG", "VICTOR_PROFILE", "VICTOR_CORE_SPEC"})
+_OTHER_VARIABLES = frozenset(
+    {"VICTOR_CONFIG", "VICTOR_PROFILE", "VICTOR_CORE_SPEC", "VICTOR_REQUIRE_SERVERS"}
+)
 
 
 def docs_url(page: str, anchor: str | None = None, *, base: str | None = None) -> str:
