@@ -147,7 +147,11 @@ def _print_usage_and_exit(parser: argparse.ArgumentParser) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``victor`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     try:
-        return _main(argv)
+        code = _main(argv)
+        # Flush here, not at interpreter exit, so a reader that went away
+        # (``victor ... | head``) is seen as a broken pipe and handled below.
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         return _broken_pipe()
 
