@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import SettingsError
 from victor_core.plugins._manager import PluginManager
-from victor_core.settings import Settings, bind_settings, unbind_settings
+from victor_core.settings import Settings, settings_bound
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -260,11 +260,8 @@ class AgentOrchestrator:
         """Run one tool and return its result (``ok``, ``value``, ``error``, ``duration_s``)."""
         if not self._started:
             self._start_background()
-        token = bind_settings(self.settings)
-        try:
+        with settings_bound(self.settings):
             return await self.executor.execute(name, **params)
-        finally:
-            unbind_settings(token)
 
     async def execute_tools_parallel(
         self,
@@ -281,13 +278,10 @@ class AgentOrchestrator:
         """
         if not self._started:
             self._start_background()
-        token = bind_settings(self.settings)
-        try:
+        with settings_bound(self.settings):
             results = await self.executor.execute_parallel(
                 tools, parameters=parameters, max_workers=max_workers
             )
-        finally:
-            unbind_settings(token)
         self._after_task()
         return results
 
@@ -307,11 +301,8 @@ class AgentOrchestrator:
             self._start_background()
         if isinstance(task, str) and self.settings.provider:
             return await self.run(task)
-        token = bind_settings(self.settings)
-        try:
+        with settings_bound(self.settings):
             result = await self.planning.execute_task(task)
-        finally:
-            unbind_settings(token)
         self._after_task()
         return result
 
@@ -335,8 +326,7 @@ class AgentOrchestrator:
         """
         if not self._started:
             self._start_background()
-        token = bind_settings(self.settings)
-        try:
+        with settings_bound(self.settings):
             result = await self.agent.run(
                 goal,
                 path=path,
@@ -347,8 +337,6 @@ class AgentOrchestrator:
                 approve=approve,
                 stream=stream,
             )
-        finally:
-            unbind_settings(token)
         self._after_task()
         return result
 

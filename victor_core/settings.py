@@ -42,6 +42,7 @@ __all__ = [
     "bind_settings",
     "docs_url",
     "find_config_file",
+    "settings_bound",
     "unbind_settings",
     "user_config_file",
 ]
@@ -1142,3 +1143,18 @@ def bind_settings(settings: Settings | None) -> contextvars.Token[Settings | Non
 def unbind_settings(token: contextvars.Token[Settings | None]) -> None:
     """Restore the settings active before :func:`bind_settings` returned ``token``."""
     _ACTIVE.reset(token)
+
+
+class settings_bound:
+    """Bind ``settings`` for the ``with`` block (:func:`bind_settings`, then undo it)."""
+
+    def __init__(self, settings: Settings | None) -> None:
+        self._settings = settings
+        self._tokens: list[contextvars.Token[Settings | None]] = []
+
+    def __enter__(self) -> Settings | None:
+        self._tokens.append(_ACTIVE.set(self._settings))
+        return self._settings
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ACTIVE.reset(self._tokens.pop())
