@@ -380,7 +380,7 @@ def test_unwritable_statistics_file_warns(tmp_path: Path) -> None:
 
 
 def test_record_outcome_needs_a_result(settings: Settings) -> None:
-    with pytest.raises(TypeError, match="tool name"):
+    with pytest.raises(TypeError, match="a str name"):
         selector_for(settings).record_outcome("q", object())
 
 

@@ -5,22 +5,27 @@ and each subclass also inherits the built-in exception a caller would expect,
 so ``except ValueError`` keeps working::
 
     VictorError
+    ├── InvalidArgumentError (ValueError)     .argument, .value
+    │   └── ArgumentTypeError (TypeError)
     ├── SettingsError (ValueError)            .field, .value
     │   ├── SettingTypeError (TypeError)
-    │   └── UnknownSettingError (AttributeError, TypeError)   (both in victor_core.settings)
+    │   └── UnknownSettingError (AttributeError, TypeError)
     ├── PluginError (RuntimeError)            .plugin, .entry_point
     │   ├── PluginLoadError                   .family
-    │   └── PluginValidationError (TypeError) .hook
+    │   └── PluginValidationError (pluggy.PluginValidationError, TypeError) .hook
     ├── HookError (LookupError)               .hook
     ├── ToolError (RuntimeError)              .tool
     │   ├── ToolNotFoundError (LookupError)
     │   ├── ToolParameterError (TypeError)
     │   └── ToolTimeoutError (TimeoutError)
     ├── ChainError (ValueError)               .steps
+    ├── StepNotFoundError (KeyError)          .step
     ├── PersonaNotFoundError (LookupError)    .persona
     ├── CacheError (RuntimeError)             .cache
+    │   ├── UnencodableValueError (TypeError)
+    │   └── UndecodableEntry (ValueError)
     ├── MemoryStoreError (RuntimeError)
-    │   └── MemoryArgumentError (ValueError)  .argument, .value
+    │   └── MemoryArgumentError (InvalidArgumentError)
     ├── PoolTimeoutError (TimeoutError)       .pool
     ├── PoolClosedError (RuntimeError)        .pool
     ├── ProviderError (RuntimeError)          .provider, .status
@@ -35,9 +40,29 @@ from __future__ import annotations
 
 from typing import Any
 
+# The kernel imports pluggy anyway; importing it here costs nothing more.
+from pluggy import PluginValidationError as _PluggyPluginValidationError
+
 
 class VictorError(Exception):
     """Root of every exception raised by victor-core on purpose."""
+
+
+class InvalidArgumentError(VictorError, ValueError):
+    """A function or constructor got an argument value it does not accept.
+
+    The base of every "bad argument" error, so ``except ValueError`` (or
+    ``except InvalidArgumentError``) catches them all.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.value = value
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type (a ``TypeError``, and a ``ValueError`` as its base is)."""
 
 
 class SettingsError(VictorError, ValueError):
@@ -47,6 +72,18 @@ class SettingsError(VictorError, ValueError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class UnknownSettingError(SettingsError, AttributeError, TypeError):
+    """A setting name that :class:`~victor_core.Settings` does not have.
+
+    Also a ``TypeError`` (as an unexpected keyword argument is) and an
+    ``AttributeError`` (as an unknown attribute is).
+    """
+
+
+class SettingTypeError(SettingsError, TypeError):
+    """A setting given a value of the wrong type (also a ``TypeError``)."""
 
 
 class PluginError(VictorError, RuntimeError):
@@ -75,10 +112,30 @@ class PluginLoadError(PluginError):
         self.family = family
 
 
-class PluginValidationError(PluginError, TypeError):
-    """A plugin implements a hook that no specification knows, or with bad arguments."""
+class PluginValidationError(PluginError, _PluggyPluginValidationError, TypeError):
+    """A plugin implements a hook that no specification knows, or returned the wrong thing.
 
-    def __init__(self, message: str, *, plugin: str | None = None, hook: str | None = None) -> None:
+    Also a :class:`pluggy.PluginValidationError`, so code written against pluggy
+    catches it; like pluggy's, it can be built as ``PluginValidationError(plugin,
+    message)`` as well as ``PluginValidationError(message, plugin=..., hook=...)``.
+    """
+
+    # pluggy's .plugin is the plugin object; ours is its name where that is all we have.
+    plugin: Any
+
+    def __init__(self, *args: Any, plugin: Any = None, hook: str | None = None) -> None:
+        if len(args) == 2 and plugin is None:
+            plugin, message = args
+        elif len(args) == 1:
+            (message,) = args
+        else:
+            raise ArgumentTypeError(
+                "PluginValidationError takes (message) or pluggy's (plugin, message) "
+                f"(got {len(args)} positional arguments)",
+                argument="args",
+                value=args,
+            )
+        # pluggy's __init__ takes (plugin, message): set what it would, through ours.
         super().__init__(message, plugin=plugin)
         self.hook = hook
 
@@ -119,6 +176,18 @@ class ChainError(VictorError, ValueError):
         self.steps = steps
 
 
+class StepNotFoundError(VictorError, KeyError):
+    """A plan result has no step of that id."""
+
+    def __init__(self, message: str, *, step: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument; the message reads better plain.
+        return str(self.args[0]) if self.args else ""
+
+
 class PersonaNotFoundError(VictorError, LookupError):
     """No persona of that name is registered."""
 
@@ -135,17 +204,23 @@ class CacheError(VictorError, RuntimeError):
         self.cache = cache
 
 
+class UnencodableValueError(CacheError, TypeError):
+    """A key or value the cache's safe format cannot hold (not JSON data or bytes)."""
+
+
+class UndecodableEntry(CacheError, ValueError):
+    """A stored entry is not in victor-core's safe format (for example a pickle).
+
+    Cache levels raise it on read; the cache counts the entry as a miss.
+    """
+
+
 class MemoryStoreError(VictorError, RuntimeError):
     """The memory backend could not store or read an item."""
 
 
-class MemoryArgumentError(MemoryStoreError, ValueError):
+class MemoryArgumentError(MemoryStoreError, InvalidArgumentError):
     """A memory call got an argument it does not accept (negative days, bad limit, ...)."""
-
-    def __init__(self, message: str, *, argument: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.argument = argument
-        self.value = value
 
 
 class PoolTimeoutError(VictorError, TimeoutError):

@@ -14,7 +14,13 @@ from typing import Any
 
 import attrs
 
-from victor_core.exceptions import ChainError, ToolParameterError
+from victor_core.exceptions import (
+    ArgumentTypeError,
+    ChainError,
+    InvalidArgumentError,
+    StepNotFoundError,
+    ToolParameterError,
+)
 
 __all__ = [
     "EFFECTS",
@@ -33,17 +39,21 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 def _check_name(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{type(inst).__name__}.{attribute.name} must be a non-empty identifier of letters, "
-            f"digits, '_', '-' or '.', starting with a letter or '_' (got {value!r})"
+            f"digits, '_', '-' or '.', starting with a letter or '_' (got {value!r})",
+            argument=attribute.name,
+            value=value,
         )
 
 
 def _check_callable(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not callable(value):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{type(inst).__name__} {getattr(inst, 'name', '?')!r}: func must be callable "
-            f"(got {value!r})"
+            f"(got {value!r})",
+            argument=attribute.name,
+            value=value,
         )
 
 
@@ -421,6 +431,7 @@ class PlanResult:
         for step in self.steps:
             if step.id == step_id:
                 return step
-        raise KeyError(
-            f"plan has no step {step_id!r}; steps: {', '.join(s.id for s in self.steps) or 'none'}"
+        raise StepNotFoundError(
+            f"plan has no step {step_id!r}; steps: {', '.join(s.id for s in self.steps) or 'none'}",
+            step=step_id,
         )

@@ -28,7 +28,9 @@ from typing import Any
 
 import attrs
 
-from victor_core.exceptions import SettingsError
+# SettingTypeError and UnknownSettingError live in the one exception tree; they
+# are re-exported here, where they were first defined, so old imports keep working.
+from victor_core.exceptions import SettingsError, SettingTypeError, UnknownSettingError
 
 __all__ = [
     "ENV_PREFIX",
@@ -46,18 +48,6 @@ __all__ = [
     "unbind_settings",
     "user_config_file",
 ]
-
-
-class UnknownSettingError(SettingsError, AttributeError, TypeError):
-    """A setting name that :class:`Settings` does not have.
-
-    Also a ``TypeError`` (as an unexpected keyword argument is) and an
-    ``AttributeError`` (as an unknown attribute is).
-    """
-
-
-class SettingTypeError(SettingsError, TypeError):
-    """A setting given a value of the wrong type (also a ``TypeError``)."""
 
 
 class SettingsWarning(UserWarning):

@@ -39,6 +39,7 @@ import diskcache
 
 from victor_core.cache._level import InvalidationCallback, UndecodableEntry
 from victor_core.cache.keys import glob_prefix, matching_keys
+from victor_core.exceptions import UnencodableValueError
 
 __all__ = ["DiskLevel", "SafeDisk", "open_store"]
 
@@ -57,7 +58,7 @@ class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type
     def put(self, key: Any) -> tuple[Any, bool]:
         """Store ``str`` keys raw; refuse other key types rather than pickle them."""
         if type(key) is not str:
-            raise TypeError(f"cache keys must be str (got {type(key).__name__})")
+            raise UnencodableValueError(f"cache keys must be str (got {type(key).__name__})")
         return key, True
 
     def get(self, key: Any, raw: bool) -> Any:
@@ -69,7 +70,10 @@ class SafeDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache ships no type
     def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:
         """Store framed bytes inline in the database row (no files, no pickle)."""
         if read or type(value) is not bytes:
-            raise TypeError("SafeDisk stores only framed bytes values")
+            raise UnencodableValueError(
+                "SafeDisk stores only framed bytes values "
+                f"(got {type(value).__name__}, read={read})"
+            )
         return 0, _MODE_RAW, None, sqlite3.Binary(value)
 
     def remove(self, file_path: str) -> None:

@@ -21,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+# Defined in the one exception tree; cache levels (and plugins providing one) import it here.
+from victor_core.exceptions import UndecodableEntry
+
 __all__ = ["CacheLevel", "InvalidationCallback", "LevelFactory", "UndecodableEntry"]
-
-
-class UndecodableEntry(ValueError):
-    """A stored entry is not in victor-core's safe format (for example a pickle)."""
 
 
 #: Called with the keys another process removed or overwrote (None: all of them).

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from victor_core.cache._level import UndecodableEntry
 from victor_core.cache.keys import fold_key, matching_keys
-from victor_core.exceptions import CacheError
+from victor_core.exceptions import CacheError, UnencodableValueError
 
 if TYPE_CHECKING:
     from victor_core.cache._level import CacheLevel
@@ -66,7 +66,7 @@ def _encode(value: Any) -> bytes:
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        raise CacheError(
+        raise UnencodableValueError(
             "cache values must be JSON-serialisable (dict, list, str, int, float, bool, None)"
             f" or bytes (got {type(value).__name__}: {exc})"
         ) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from victor_core.exceptions import CacheError
+from victor_core.exceptions import CacheError, UnencodableValueError
 
 __all__ = [
     "NAMESPACES",
@@ -94,7 +94,10 @@ def _canonical_default(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None) or getattr(value, "model_dump", None)
     if callable(to_dict):
         return to_dict()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+    raise UnencodableValueError(
+        f"{type(value).__name__} is not JSON-serialisable: use JSON data, bytes, or an "
+        f"object with to_dict() (got {value!r:.80})"
+    )
 
 
 def _digest(document: Any) -> str:
@@ -111,7 +114,7 @@ def _digest(document: Any) -> str:
             default=_canonical_default,
         )
     except (TypeError, ValueError) as exc:
-        raise CacheError(f"cannot build a cache key: {exc}") from None
+        raise UnencodableValueError(f"cannot build a cache key: {exc}") from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -21,7 +21,12 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from victor_core.exceptions import PluginValidationError, ToolNotFoundError, ToolParameterError
+from victor_core.exceptions import (
+    ArgumentTypeError,
+    PluginValidationError,
+    ToolNotFoundError,
+    ToolParameterError,
+)
 from victor_core.models import Tool, keyword_names
 
 __all__ = [
@@ -155,10 +160,12 @@ class ToolRegistry:
         """Add ``tool`` (replacing a tool of the same name) and return it.
 
         Raises:
-            TypeError: ``tool`` is not a :class:`~victor_core.Tool`.
+            ArgumentTypeError: ``tool`` is not a :class:`~victor_core.Tool`.
         """
         if not isinstance(tool, Tool):
-            raise TypeError(f"register() takes a victor_core.Tool (got {tool!r})")
+            raise ArgumentTypeError(
+                f"register() takes a victor_core.Tool (got {tool!r})", argument="tool", value=tool
+            )
         self._inline[tool.name] = tool
         self._rebuild()
         return tool

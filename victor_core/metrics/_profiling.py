@@ -34,6 +34,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
+from victor_core.exceptions import InvalidArgumentError
+
 if TYPE_CHECKING:
     import cProfile
 
@@ -129,16 +131,20 @@ def profile(
         A :class:`ProfileResult`; its ``path`` is the written file.
 
     Raises:
-        ValueError: ``top`` is negative or ``sort`` is not a pstats sort key.
+        InvalidArgumentError: ``top`` is negative or ``sort`` is not a pstats sort key.
     """
     import cProfile
     import pstats
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
-        raise ValueError(f"top must be an int >= 0 (got {top!r})")
+        raise InvalidArgumentError(
+            f"top must be an int >= 0 (got {top!r})", argument="top", value=top
+        )
     valid_sorts = set(pstats.Stats.sort_arg_dict_default)
     if sort not in valid_sorts:
-        raise ValueError(f"sort must be one of {sorted(valid_sorts)} (got {sort!r})")
+        raise InvalidArgumentError(
+            f"sort must be one of {sorted(valid_sorts)} (got {sort!r})", argument="sort", value=sort
+        )
     if path is None:
         fd, name = tempfile.mkstemp(prefix="victor-", suffix=".pstats")
         os.close(fd)

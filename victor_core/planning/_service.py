@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from victor_core.exceptions import ChainError, PluginValidationError
+from victor_core.exceptions import ArgumentTypeError, ChainError, PluginValidationError
 from victor_core.execution._tools import call_hook
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, accepts_keyword
 
@@ -209,10 +209,12 @@ class PlanningService:
         Raises:
             ChainError: the plan is not a valid DAG.
             PluginValidationError: a planner returned something that is not a Plan.
-            TypeError: ``goal`` is not a string.
+            ArgumentTypeError: ``goal`` is not a string.
         """
         if not isinstance(goal, str):
-            raise TypeError(f"goal must be a string (got {type(goal).__name__})")
+            raise ArgumentTypeError(
+                f"goal must be a string (got {type(goal).__name__})", argument="goal", value=goal
+            )
         ctx = await self.context_for(goal, context)
         answer: Any = None
         if self.plugin_manager is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from victor_core.exceptions import ChainError
+from victor_core.exceptions import ArgumentTypeError, ChainError
 from victor_core.execution._plan import skill_kwargs
 from victor_core.execution._tools import call_hook, flatten_hook_results
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult, keyword_names
@@ -89,10 +89,14 @@ class SkillService:
         """Add ``skill`` (replacing one of the same name) and return it.
 
         Raises:
-            TypeError: not a :class:`~victor_core.Skill`.
+            ArgumentTypeError: not a :class:`~victor_core.Skill`.
         """
         if not isinstance(skill, Skill):
-            raise TypeError(f"register() takes a victor_core.Skill (got {skill!r})")
+            raise ArgumentTypeError(
+                f"register() takes a victor_core.Skill (got {skill!r})",
+                argument="skill",
+                value=skill,
+            )
         self._inline[skill.name] = skill
         return skill
 

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
+from victor_core.exceptions import ArgumentTypeError, InvalidArgumentError
+
 __all__ = [
     "CONCEPTS",
     "STOP_WORDS",
@@ -197,9 +199,17 @@ class HashingEmbedder:
         concept_weight: float = 0.8,
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or not 16 <= dim <= 1 << 20:
-            raise ValueError(f"dim must be an int between 16 and 1048576 (got {dim!r})")
+            raise InvalidArgumentError(
+                f"dim must be an int between 16 and 1048576 (got {dim!r})",
+                argument="dim",
+                value=dim,
+            )
         if not char_ngrams or any(not isinstance(n, int) or n < 2 for n in char_ngrams):
-            raise ValueError(f"char_ngrams must be ints of at least 2 (got {char_ngrams!r})")
+            raise InvalidArgumentError(
+                f"char_ngrams must be ints of at least 2 (got {char_ngrams!r})",
+                argument="char_ngrams",
+                value=char_ngrams,
+            )
         self.dim = dim
         self.char_ngrams = tuple(char_ngrams)
         self.word_weight = float(word_weight)
@@ -300,5 +310,9 @@ def _as_list(texts: Sequence[str] | str) -> list[str]:
     items = list(texts)
     for item in items:
         if not isinstance(item, str):
-            raise TypeError(f"texts must be strings (got {item!r})")
+            raise ArgumentTypeError(
+                f"texts must be strings: one, or a sequence of them (got an item {item!r})",
+                argument="texts",
+                value=item,
+            )
     return items

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from victor_core.exceptions import SettingsError
+from victor_core.exceptions import ArgumentTypeError, SettingsError
 from victor_core.models import Persona, Tool
 from victor_core.selection._embedding import STOP_WORDS, HashingEmbedder, stem, tokenize
 
@@ -283,11 +283,15 @@ class ToolSelector:
 
         Raises:
             SettingsError: ``max_tools`` is not a positive int.
-            TypeError: ``query`` is not a string.
+            ArgumentTypeError: ``query`` is not a string.
         """
         limit = self._limit(max_tools)
         if not isinstance(query, str):
-            raise TypeError(f"query must be a string (got {type(query).__name__})")
+            raise ArgumentTypeError(
+                f"query must be a string (got {type(query).__name__})",
+                argument="query",
+                value=query,
+            )
         if not self.registry.loaded and not self._warned_unloaded:
             # Plugin tools load asynchronously; only aselect_tools() can wait for them.
             self._warned_unloaded = True
@@ -336,7 +340,12 @@ class ToolSelector:
         """
         name = getattr(result, "name", None) or getattr(result, "action", None)
         if not isinstance(name, str):
-            raise TypeError(f"result must have a tool name and ok (got {result!r})")
+            raise ArgumentTypeError(
+                "result must have a str name (or action) and ok, like a ToolResult "
+                f"(got {result!r})",
+                argument="result",
+                value=result,
+            )
         task_type = task_type_of(query, _normalize_context(context))
         self.rl.record(task_type, name, bool(getattr(result, "ok", False)))
 
@@ -547,7 +556,11 @@ def _normalize_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
     if not context:
         return {}
     if not isinstance(context, Mapping):
-        raise TypeError(f"context must be a mapping (got {type(context).__name__})")
+        raise ArgumentTypeError(
+            f"context must be a mapping (got {type(context).__name__})",
+            argument="context",
+            value=context,
+        )
     out: dict[str, Any] = {}
     prefs: dict[str, float] = {}
     persona = context.get("persona")
