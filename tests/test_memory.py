@@ -22,10 +22,13 @@ from victor_core.memory import (
 )
 from victor_core.memory._sqlite import DB_FILENAME, SqliteMemoryBackend
 from victor_core.plugins import PluginManager
+from victor_core.selection import HashingEmbedder
 from victor_core.settings import Settings
 
 T = TypeVar("T")
 DAY = 86400.0
+# What the orchestrator gives the memory manager.
+EMBEDDER = HashingEmbedder(concepts=None)
 
 
 @pytest.fixture
@@ -37,6 +40,7 @@ def run(settings: Settings, clock: Any) -> Callable[..., Any]:
         *,
         pm: Any = None,
         use_backend: bool = True,
+        embedder: Any = EMBEDDER,
         **overrides: Any,
     ) -> T:
         conf = settings.evolve(**overrides) if overrides else settings
@@ -45,7 +49,7 @@ def run(settings: Settings, clock: Any) -> Callable[..., Any]:
         )
 
         async def main() -> T:
-            manager = MemoryManager(pm, conf, clock=clock, backend=backend)
+            manager = MemoryManager(pm, conf, clock=clock, embedder=embedder, backend=backend)
             try:
                 return await body(manager)
             finally:
@@ -481,6 +485,26 @@ def test_a_merged_pattern_fact_is_not_created_again(run: Any) -> None:
     assert first["facts_merged"] == 1
     assert second["facts_created"] == second["facts_updated"] == second["facts_merged"] == 0
     assert count == 1
+
+
+def test_consolidation_without_an_embedder_merges_nothing_and_says_so(run: Any) -> None:
+    async def body(m: MemoryManager) -> tuple[dict[str, Any], int]:
+        await m.semantic.add_facts(["The api repo uses pytest", "The api repository uses pytest"])
+        return await m.consolidate(), await m.semantic.count()
+
+    report, count = run(body, embedder=None)
+    assert report["facts_merged"] == 0
+    assert report["merge_skipped"] == "no embedder was given to the memory manager"
+    assert count == 2
+
+
+def test_the_orchestrator_gives_memory_its_embedder(settings: Settings) -> None:
+    from victor_core.orchestrator import AgentOrchestrator
+
+    orchestrator = AgentOrchestrator(settings)
+    embedder = orchestrator.memory.embedder
+    assert isinstance(embedder, HashingEmbedder)
+    assert embedder.name == HashingEmbedder(concepts=None).name  # no concept groups
 
 
 def test_consolidation_strategies_from_plugins(settings: Settings) -> None:

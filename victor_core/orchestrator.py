@@ -155,9 +155,12 @@ class AgentOrchestrator:
     @cached_property
     def memory(self) -> MemoryManager:
         """Episodic and semantic memory on the memory family's backend."""
-        from victor_core.memory._memory import MemoryManager
+        from victor_core.memory._manager import MemoryManager
+        from victor_core.selection._embedding import HashingEmbedder
 
-        return MemoryManager(self.plugin_manager, self.settings)
+        # Without concept groups: "tests pass" and "tests fail" must stay apart.
+        embedder = HashingEmbedder(concepts=None)
+        return MemoryManager(self.plugin_manager, self.settings, embedder=embedder)
 
     @property
     def episodic_memory(self) -> EpisodicMemory:

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from victor_core._markers import hookimpl
 from victor_core.exceptions import MemoryStoreError
-from victor_core.memory._memory import Episode, Fact, fact_key
+from victor_core.memory._episodic import Episode
+from victor_core.memory._semantic import Fact, fact_key
 
 if TYPE_CHECKING:
     import sqlite3

@@ -284,6 +284,14 @@ class HashingEmbedder:
                 vector[index] /= norm
         return vector
 
+    def terms(self, text: str) -> set[str]:
+        """The stemmed content words of ``text`` (all its words when it has no others).
+
+        Memory consolidation compares only facts that share a rare term.
+        """
+        tokens = tokenize(text)
+        return {stem(w) for w in tokens if w not in STOP_WORDS} or set(tokens)
+
     def embed_sparse(self, texts: Sequence[str]) -> list[dict[int, float]]:
         """:meth:`features` of each text: sparse vectors over 31-bit feature hashes."""
         return [self.features(text) for text in _as_list(texts)]
