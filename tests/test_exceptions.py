@@ -304,3 +304,15 @@ def test_raises_of_the_library_are_tree_classes() -> None:
         tool_selection_key("q", context={"x": object()})
     with pytest.raises(StepNotFoundError, match="no step 'zz'"):
         PlanResult(goal="g", steps=[])["zz"]
+
+
+def test_hook_results_are_flattened_by_the_kernel_and_checked() -> None:
+    from victor_core import Tool
+    from victor_core.execution import flatten_hook_results
+
+    tool = Tool(name="echo", description="d", func=print)
+    assert flatten_hook_results([[tool], None, (tool,), tool], Tool, "victor_tools") == [tool] * 3
+    # A plugin returning something that is neither a list nor a Tool: a clear error
+    # naming the hook, not a TypeError from iterating it.
+    with pytest.raises(PluginValidationError, match=r"victor_tools\(\) must return a list"):
+        flatten_hook_results([5], Tool, "victor_tools")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import (
     ArgumentTypeError,
@@ -28,6 +28,10 @@ from victor_core.exceptions import (
     ToolParameterError,
 )
 from victor_core.models import Tool, keyword_names
+from victor_core.plugins import flatten_results
+
+if TYPE_CHECKING:
+    from victor_core.plugins import PluginManager
 
 __all__ = [
     "ToolRegistry",
@@ -41,8 +45,10 @@ __all__ = [
 async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
     """Dispatch ``hook_name`` and await every awaitable result, concurrently.
 
-    Uses ``plugin_manager.ahook`` (victor-core's manager); a plain
-    ``pluggy.PluginManager`` works too (its awaitable results are awaited here).
+    With victor-core's plugin manager this is ``await plugin_manager.ahook.NAME(...)``,
+    the kernel's one async dispatch path (the services call that directly). A
+    plain ``pluggy.PluginManager`` has no ``ahook``: its awaitable results are
+    awaited here, as the kernel would.
 
     Returns:
         What pluggy returns: a list for collect-all hooks, one value (or None)
@@ -51,6 +57,7 @@ async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
     ahook = getattr(plugin_manager, "ahook", None)
     if ahook is not None:
         return await getattr(ahook, hook_name)(**kwargs)
+    # A plain pluggy manager only: the kernel's relay needs victor-core's manager.
     import asyncio
 
     result = getattr(plugin_manager.hook, hook_name)(**kwargs)
@@ -67,24 +74,19 @@ async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
 
 
 def flatten_hook_results(results: Any, kind: type, hook_name: str) -> list[Any]:
-    """Flatten a collect-all hook's results (lists, single items, None) into items of ``kind``.
+    """The kernel's :func:`~victor_core.plugins.flatten_results`, each item checked as a ``kind``.
 
     Raises:
         PluginValidationError: an item that is not a ``kind``.
     """
-    items: list[Any] = []
-    for result in results or ():
-        if result is None:
-            continue
-        batch = [result] if isinstance(result, kind) else list(result)
-        for item in batch:
-            if not isinstance(item, kind):
-                raise PluginValidationError(
-                    f"{hook_name}() must return a list of {kind.__name__} objects "
-                    f"(got an item {item!r})",
-                    hook=hook_name,
-                )
-            items.append(item)
+    items = flatten_results(results)
+    for item in items:
+        if not isinstance(item, kind):
+            raise PluginValidationError(
+                f"{hook_name}() must return a list of {kind.__name__} objects "
+                f"(got an item {item!r})",
+                hook=hook_name,
+            )
     return items
 
 
@@ -97,7 +99,9 @@ class ToolRegistry:
         tools: tools to register at once (inline).
     """
 
-    def __init__(self, plugin_manager: Any = None, *, tools: Iterable[Tool] = ()) -> None:
+    def __init__(
+        self, plugin_manager: PluginManager | None = None, *, tools: Iterable[Tool] = ()
+    ) -> None:
         self._plugin_manager = plugin_manager
         self._plugin_tools: dict[str, Tool] = {}
         self._inline: dict[str, Tool] = {}
@@ -108,7 +112,7 @@ class ToolRegistry:
             self.register(tool)
 
     @classmethod
-    async def from_plugins(cls, plugin_manager: Any) -> ToolRegistry:
+    async def from_plugins(cls, plugin_manager: PluginManager) -> ToolRegistry:
         """A registry holding every tool the ``tools`` family provides."""
         registry = cls(plugin_manager)
         await registry.load()
@@ -134,7 +138,7 @@ class ToolRegistry:
         """
         if self._plugin_manager is None or (self._loaded and not reload):
             return
-        results = await call_hook(self._plugin_manager, "victor_tools")
+        results = await self._plugin_manager.ahook.victor_tools()
         tools = flatten_hook_results(results, Tool, "victor_tools")
         by_name: dict[str, Tool] = {}
         # pluggy returns the highest-priority implementation's result first;

@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ArgumentTypeError, ChainError, PluginValidationError
-from victor_core.execution._tools import call_hook
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, accepts_keyword
 
 if TYPE_CHECKING:
     from victor_core.execution._executor import ToolExecutor
     from victor_core.planning._skills import SkillService
+    from victor_core.plugins import PluginManager
     from victor_core.selection._selector import ToolSelector
     from victor_core.settings import Settings
 
@@ -158,7 +158,7 @@ class PlanningService:
 
     def __init__(
         self,
-        plugin_manager: Any,
+        plugin_manager: PluginManager | None,
         settings: Settings,
         *,
         executor: ToolExecutor | None = None,
@@ -218,7 +218,7 @@ class PlanningService:
         ctx = await self.context_for(goal, context)
         answer: Any = None
         if self.plugin_manager is not None:
-            answer = await call_hook(self.plugin_manager, "victor_plan", goal=goal, context=ctx)
+            answer = await self.plugin_manager.ahook.victor_plan(goal=goal, context=ctx)
         if answer is None:
             plan = builtin_plan(goal, ctx)
         elif isinstance(answer, Plan):

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ArgumentTypeError, ChainError
 from victor_core.execution._plan import skill_kwargs
-from victor_core.execution._tools import call_hook, flatten_hook_results
+from victor_core.execution._tools import flatten_hook_results
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, ToolResult, keyword_names
 
 if TYPE_CHECKING:
     from victor_core.execution._executor import ToolExecutor
+    from victor_core.plugins import PluginManager
     from victor_core.settings import Settings
 
 __all__ = ["STRATEGIES", "SkillService", "call_skill_kwargs"]
@@ -59,7 +60,9 @@ class SkillService:
         executor: the :class:`~victor_core.execution._executor.ToolExecutor` that runs steps.
     """
 
-    def __init__(self, plugin_manager: Any, settings: Settings, executor: ToolExecutor) -> None:
+    def __init__(
+        self, plugin_manager: PluginManager | None, settings: Settings, executor: ToolExecutor
+    ) -> None:
         self.plugin_manager = plugin_manager
         self.settings = settings
         self.executor = executor
@@ -80,7 +83,7 @@ class SkillService:
         """
         if self.plugin_manager is None or (self._loaded and not reload):
             return
-        results = await call_hook(self.plugin_manager, "victor_skills")
+        results = await self.plugin_manager.ahook.victor_skills()
         skills = flatten_hook_results(results, Skill, "victor_skills")
         self._plugin_skills = {skill.name: skill for skill in reversed(skills)}
         self._loaded = True

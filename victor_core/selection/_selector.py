@@ -43,6 +43,7 @@ from victor_core.selection._embedding import STOP_WORDS, HashingEmbedder, stem, 
 
 if TYPE_CHECKING:
     from victor_core.execution._tools import ToolRegistry
+    from victor_core.plugins import PluginManager
     from victor_core.settings import Settings
 
 __all__ = ["RLRanking", "ToolSelector", "task_type_of"]
@@ -206,7 +207,7 @@ class ToolSelector:
         *,
         settings: Settings,
         embedder: Any = None,
-        plugin_manager: Any = None,
+        plugin_manager: PluginManager | None = None,
         cache_manager: Any = None,
         data_dir: Path | str | bool | None = None,
     ) -> None:
@@ -249,9 +250,7 @@ class ToolSelector:
 
     async def _resolve_embedder(self) -> None:
         if self._embedder is None and self.plugin_manager is not None:
-            from victor_core.execution._tools import call_hook
-
-            found = await call_hook(self.plugin_manager, "victor_embedder", settings=self.settings)
+            found = await self.plugin_manager.ahook.victor_embedder(settings=self.settings)
             self._embedder = found or HashingEmbedder()
 
     # -- public API ---------------------------------------------------------------------
