@@ -134,24 +134,9 @@ def profile(
         InvalidArgumentError: ``top`` is negative or ``sort`` is not a pstats sort key.
     """
     import cProfile
-    import pstats
 
-    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
-        raise InvalidArgumentError(
-            f"top must be an int >= 0 (got {top!r})", argument="top", value=top
-        )
-    valid_sorts = set(pstats.Stats.sort_arg_dict_default)
-    if sort not in valid_sorts:
-        raise InvalidArgumentError(
-            f"sort must be one of {sorted(valid_sorts)} (got {sort!r})", argument="sort", value=sort
-        )
-    if path is None:
-        fd, name = tempfile.mkstemp(prefix="victor-", suffix=".pstats")
-        os.close(fd)
-        target = Path(name)
-    else:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+    _check_report_args(top, sort)
+    target = _stats_path(path)
     global _session
     profiler = cProfile.Profile()
     result = ProfileResult(profiler, target)
@@ -172,20 +157,51 @@ def profile(
             threading.setprofile(None)  # type: ignore[arg-type]  # None removes the hook
         with _lock:
             _session = None
-        out = stream if stream is not None else sys.stderr
-        stats = pstats.Stats(profiler, stream=out)
-        for other in session.thread_profilers:
-            with contextlib.suppress(Exception):  # a thread that ended mid-collection
-                stats.add(other)  # type: ignore[arg-type]  # Stats loads a Profile
-        for raw in session.worker_stats:
-            stats.add(_RawStats(raw))  # type: ignore[arg-type]  # Stats loads create_stats objects
         result.threads = session.threads
         result.workers = session.workers
-        stats.dump_stats(str(target))
-        if top:
-            print(
-                f"profile: {result.elapsed:.3f} s, main thread + {session.threads} threads + "
-                f"{session.workers} worker batches, statistics written to {target}",
-                file=out,
-            )
-            stats.sort_stats(sort).print_stats(top)
+        _report(result, session, stream if stream is not None else sys.stderr, top=top, sort=sort)
+
+
+def _check_report_args(top: Any, sort: Any) -> None:
+    import pstats
+
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise InvalidArgumentError(
+            f"top must be an int >= 0 (got {top!r})", argument="top", value=top
+        )
+    valid_sorts = set(pstats.Stats.sort_arg_dict_default)
+    if sort not in valid_sorts:
+        raise InvalidArgumentError(
+            f"sort must be one of {sorted(valid_sorts)} (got {sort!r})", argument="sort", value=sort
+        )
+
+
+def _stats_path(path: str | os.PathLike[str] | None) -> Path:
+    """Where the statistics go: ``path`` (its directory made), or a new temporary file."""
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="victor-", suffix=".pstats")
+        os.close(fd)
+        return Path(name)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _report(result: ProfileResult, session: _Session, out: IO[str], *, top: int, sort: str) -> None:
+    """Join the main, thread and worker statistics, write them, print the ``top`` functions."""
+    import pstats
+
+    stats = pstats.Stats(result.profiler, stream=out)
+    for other in session.thread_profilers:
+        with contextlib.suppress(Exception):  # a thread that ended mid-collection
+            stats.add(other)  # type: ignore[arg-type]  # Stats loads a Profile
+    for raw in session.worker_stats:
+        stats.add(_RawStats(raw))  # type: ignore[arg-type]  # Stats loads create_stats objects
+    stats.dump_stats(str(result.path))
+    if top:
+        print(
+            f"profile: {result.elapsed:.3f} s, main thread + {session.threads} threads + "
+            f"{session.workers} worker batches, statistics written to {result.path}",
+            file=out,
+        )
+        stats.sort_stats(sort).print_stats(top)

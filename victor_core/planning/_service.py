@@ -18,7 +18,7 @@ nothing is listed in ``plan.metadata["unmatched"]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import ArgumentTypeError, ChainError, PluginValidationError
@@ -78,27 +78,11 @@ def builtin_plan(goal: str, context: Mapping[str, Any]) -> Plan:
         context: ``tools`` (candidates, best first), ``skills``, ``params``
             (keyword values steps may use, such as ``path``) and ``settings``.
     """
-    from victor_core.models import signature_schema
     from victor_core.selection._embedding import HashingEmbedder
 
     settings = context.get("settings")
     hierarchical = bool(getattr(settings, "enable_hierarchical_planning", True))
-    values = dict(context.get("params") or {})
-    candidates: list[tuple[str, str, str, dict[str, Any]]] = []  # kind, name, text, params
-    supplied: tuple[str, ...]
-    for item in list(context.get("tools") or ()) + list(context.get("skills") or ()):
-        if isinstance(item, Tool):
-            kind, schema, supplied = "tool", item.parameters or {}, ("inputs",)
-        elif isinstance(item, Skill):
-            kind, schema, supplied = "skill", signature_schema(item.func), ("inputs", "goal")
-        else:
-            continue
-        params = _accepts(schema, values, supplied)
-        if params is None:
-            continue  # it needs a value the context does not have
-        name = item.name.replace("_", " ").replace("-", " ")
-        candidates.append((kind, item.name, f"{name} {name} {item.description}", params))
-
+    candidates = _candidates(context)
     stages = split_goal(goal, hierarchical=hierarchical)
     embedder = HashingEmbedder()
     vectors = embedder.embed_sparse([c[2] for c in candidates])
@@ -109,12 +93,7 @@ def builtin_plan(goal: str, context: Mapping[str, Any]) -> Plan:
     for stage in stages:
         current: list[str] = []
         for part in stage:
-            query = embedder.features(part)
-            best, best_score = -1, _MIN_SCORE
-            for i, vector in enumerate(vectors):
-                score = sum(value * vector.get(dim, 0.0) for dim, value in query.items())
-                if score > best_score:
-                    best, best_score = i, score
+            best = _best_match(embedder.features(part), vectors)
             if best < 0:
                 unmatched.append(part)
                 continue
@@ -141,6 +120,38 @@ def builtin_plan(goal: str, context: Mapping[str, Any]) -> Plan:
         steps=steps,
         metadata={"planner": "builtin", "stages": stages, "unmatched": unmatched},
     )
+
+
+def _candidates(context: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(kind, name, text to match, params) of each tool and skill the context can run."""
+    from victor_core.models import signature_schema
+
+    values = dict(context.get("params") or {})
+    candidates: list[tuple[str, str, str, dict[str, Any]]] = []
+    supplied: tuple[str, ...]
+    for item in list(context.get("tools") or ()) + list(context.get("skills") or ()):
+        if isinstance(item, Tool):
+            kind, schema, supplied = "tool", item.parameters or {}, ("inputs",)
+        elif isinstance(item, Skill):
+            kind, schema, supplied = "skill", signature_schema(item.func), ("inputs", "goal")
+        else:
+            continue
+        params = _accepts(schema, values, supplied)
+        if params is None:
+            continue  # it needs a value the context does not have
+        name = item.name.replace("_", " ").replace("-", " ")
+        candidates.append((kind, item.name, f"{name} {name} {item.description}", params))
+    return candidates
+
+
+def _best_match(query: Mapping[int, float], vectors: Sequence[Mapping[int, float]]) -> int:
+    """The index of the vector closest to ``query`` above ``_MIN_SCORE``; -1 for none."""
+    best, best_score = -1, _MIN_SCORE
+    for i, vector in enumerate(vectors):
+        score = sum(value * vector.get(dim, 0.0) for dim, value in query.items())
+        if score > best_score:
+            best, best_score = i, score
+    return best
 
 
 class PlanningService:

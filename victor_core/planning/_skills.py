@@ -22,7 +22,7 @@ receives the outputs of the steps it depends on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from victor_core.exceptions import ArgumentTypeError, ChainError
 from victor_core.execution._plan import skill_kwargs
@@ -175,82 +175,33 @@ class SkillService:
             )
         known = await self.get_skills()
         items = list(known.values()) if skills is None else list(skills)
-        entries: list[tuple[Skill, str | None, dict[str, Any], tuple[str, ...] | None]] = []
+        entries: list[_ChainEntry] = []
         unknown: list[str] = []
         for item in items:
-            step_id: str | None = None
-            step_params: dict[str, Any] = {}
-            declared: tuple[str, ...] | None = None
-            target: Any = item
-            if isinstance(item, Mapping):
-                if "skill" not in item:
-                    raise ChainError(
-                        f"a chain item given as a dict needs a 'skill' key (got {item!r})"
-                    )
-                step_id = item.get("id")
-                step_params = dict(item.get("params") or {})
-                raw = item.get("depends_on")
-                declared = None if raw is None else tuple([raw] if isinstance(raw, str) else raw)
-                target = item["skill"]
-            if isinstance(target, str):
-                found = known.get(target)
-                if found is None:
-                    unknown.append(target)
-                    continue
-                target = found
-            if not isinstance(target, Skill):
-                raise ChainError(
-                    "skills must be Skill objects, skill names or {'skill': ...} dicts "
-                    f"(got {target!r})"
-                )
-            entries.append((target, step_id, step_params, declared))
+            entry = _chain_entry(item, known)
+            if isinstance(entry, str):
+                unknown.append(entry)
+            else:
+                entries.append(entry)
         if unknown:
             raise self._unknown(unknown, known)
-
-        ids: list[str] = []
-        for skill, step_id, _, _ in entries:
-            base = step_id or skill.name
-            candidate, n = base, 2
-            while candidate in ids:
-                candidate, n = f"{base}_{n}", n + 1
-            ids.append(candidate)
+        ids = _step_ids(entries)
         # Skill names resolve to the first step running that skill.
         by_name: dict[str, str] = {}
-        for (skill, _, _, _), step_id in zip(entries, ids, strict=True):
-            by_name.setdefault(skill.name, step_id)
-
-        steps: list[PlanStep] = []
-        adhoc: dict[str, Skill] = {}
-        for index, ((skill, _, step_params, declared), step_id) in enumerate(
-            zip(entries, ids, strict=True)
-        ):
-            deps: list[str] = []
-            if execution_strategy == "sequential" and index:
-                deps.append(ids[index - 1])
-            wanted = list(declared) if declared is not None else []
-            wanted += list(skill.depends_on)
-            if execution_strategy == "auto":
-                names, _ = _signature(skill.func)
-                wanted += [other for other in ids if other != step_id and other in names]
-            for dep in wanted:
-                resolved = dep if dep in ids else by_name.get(dep, dep)
-                if resolved not in deps and resolved != step_id:
-                    deps.append(resolved)
-            accepted_names, open_ = _signature(skill.func)
-            merged = {k: v for k, v in (params or {}).items() if open_ or k in accepted_names}
-            merged.update(step_params)
-            steps.append(
-                PlanStep(
-                    id=step_id,
-                    action=skill.name,
-                    kind="skill",
-                    params=merged,
-                    depends_on=tuple(deps),
-                    description=skill.description,
-                )
+        for entry, step_id in zip(entries, ids, strict=True):
+            by_name.setdefault(entry.skill.name, step_id)
+        steps = [
+            _chain_step(
+                entry,
+                index,
+                ids=ids,
+                by_name=by_name,
+                strategy=execution_strategy,
+                params=params or {},
             )
-            if known.get(skill.name) is not skill:
-                adhoc[skill.name] = skill
+            for index, entry in enumerate(entries)
+        ]
+        adhoc = {e.skill.name: e.skill for e in entries if known.get(e.skill.name) is not e.skill}
         plan = Plan(
             goal=goal,
             steps=steps,
@@ -320,3 +271,91 @@ class SkillService:
     ) -> ToolResult:
         """Run one skill step (under ``tool_execution_timeout``) and return its result."""
         return await self.executor.run_step(step, inputs, goal, skills={step.action: skill})
+
+
+# -- building a chain -----------------------------------------------------------------------
+
+
+class _ChainEntry(NamedTuple):
+    """One item of a chain, resolved: the skill and what the caller said about its step."""
+
+    skill: Skill
+    step_id: str | None
+    params: dict[str, Any]
+    declared: tuple[str, ...] | None
+
+
+def _chain_entry(item: Any, known: Mapping[str, Skill]) -> _ChainEntry | str:
+    """``item`` (a Skill, a skill name or a ``{"skill": ...}`` dict) resolved; a name not known.
+
+    Raises:
+        ChainError: a dict without ``"skill"``, or something that is not a skill at all.
+    """
+    step_id: str | None = None
+    step_params: dict[str, Any] = {}
+    declared: tuple[str, ...] | None = None
+    target: Any = item
+    if isinstance(item, Mapping):
+        if "skill" not in item:
+            raise ChainError(f"a chain item given as a dict needs a 'skill' key (got {item!r})")
+        step_id = item.get("id")
+        step_params = dict(item.get("params") or {})
+        raw = item.get("depends_on")
+        declared = None if raw is None else tuple([raw] if isinstance(raw, str) else raw)
+        target = item["skill"]
+    if isinstance(target, str):
+        found = known.get(target)
+        if found is None:
+            return target
+        target = found
+    if not isinstance(target, Skill):
+        raise ChainError(
+            f"skills must be Skill objects, skill names or {{'skill': ...}} dicts (got {target!r})"
+        )
+    return _ChainEntry(target, step_id, step_params, declared)
+
+
+def _step_ids(entries: Sequence[_ChainEntry]) -> list[str]:
+    """Unique step ids: the given id or the skill's name, numbered from ``_2`` on repeats."""
+    ids: list[str] = []
+    for entry in entries:
+        base = entry.step_id or entry.skill.name
+        candidate, n = base, 2
+        while candidate in ids:
+            candidate, n = f"{base}_{n}", n + 1
+        ids.append(candidate)
+    return ids
+
+
+def _chain_step(
+    entry: _ChainEntry,
+    index: int,
+    *,
+    ids: Sequence[str],
+    by_name: Mapping[str, str],
+    strategy: str,
+    params: Mapping[str, Any],
+) -> PlanStep:
+    """The plan step of ``entry``, the ``index``-th of the chain, with its dependencies."""
+    skill, step_id = entry.skill, ids[index]
+    deps: list[str] = []
+    if strategy == "sequential" and index:
+        deps.append(ids[index - 1])
+    wanted = [*(entry.declared or ()), *skill.depends_on]
+    accepted_names, open_ = _signature(skill.func)
+    if strategy == "auto":
+        wanted += [other for other in ids if other != step_id and other in accepted_names]
+    for dep in wanted:
+        resolved = dep if dep in ids else by_name.get(dep, dep)
+        if resolved not in deps and resolved != step_id:
+            deps.append(resolved)
+    merged = {k: v for k, v in params.items() if open_ or k in accepted_names}
+    merged.update(entry.params)
+    return PlanStep(
+        id=step_id,
+        action=skill.name,
+        kind="skill",
+        params=merged,
+        depends_on=tuple(deps),
+        description=skill.description,
+    )
