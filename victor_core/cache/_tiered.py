@@ -107,6 +107,22 @@ def check_fraction(fraction: Any, *, cache: str | None = None) -> None:
         )
 
 
+def _check_sizes(name: Any, max_size: Any, timeout: Any) -> None:
+    """Raise :class:`CacheError` unless the name, ``max_size`` and ``timeout`` are usable."""
+    if not isinstance(name, str) or not name:
+        raise CacheError(f"cache name must be a non-empty string (got {name!r})")
+    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        raise CacheError(
+            f"max_size of cache {name!r} must be an int of at least 1 (got {max_size!r})",
+            cache=name,
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise CacheError(
+            f"timeout of cache {name!r} must be a positive number (got {timeout!r})",
+            cache=name,
+        )
+
+
 class TieredCache:
     """A two-level cache: in-process LRU with TTL, then a shared level (diskcache by default).
 
@@ -143,19 +159,8 @@ class TieredCache:
         on_lookup: Callable[[bool], None] | None = None,
         level: CacheLevel | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise CacheError(f"cache name must be a non-empty string (got {name!r})")
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            raise CacheError(
-                f"max_size of cache {name!r} must be an int of at least 1 (got {max_size!r})",
-                cache=name,
-            )
+        _check_sizes(name, max_size, timeout)
         self._ttl = self._check_ttl(ttl, name)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise CacheError(
-                f"timeout of cache {name!r} must be a positive number (got {timeout!r})",
-                cache=name,
-            )
         self.name = name
         self.directory = None if directory is None else Path(directory).expanduser()
         self.max_size = max_size

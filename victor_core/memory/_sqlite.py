@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from victor_core._markers import hookimpl
 from victor_core.exceptions import MemoryStoreError
 from victor_core.memory._episodic import Episode
-from victor_core.memory._sql import (
+from victor_core.memory._sqlite_sql import (
     _EPISODE_COLUMNS,
     _FACT_COLUMNS,
     _FTS_SCHEMA,
