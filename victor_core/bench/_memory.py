@@ -35,6 +35,7 @@ from typing import Any
 
 from victor_core.memory._memory import Episode, MemoryManager
 from victor_core.memory._sqlite import DB_FILENAME, SqliteMemoryBackend
+from victor_core.selection._embedding import HashingEmbedder
 from victor_core.settings import Settings
 
 DEFAULT_ITERATIONS = 200
@@ -248,7 +249,10 @@ async def _prune(root: Path) -> dict[str, Any]:
 async def _consolidation(root: Path) -> dict[str, Any]:
     settings = Settings(data_dir=root / "c", semantic_memory_max_facts=10_000)
     backend = SqliteMemoryBackend(settings.data_dir / DB_FILENAME)
-    manager = MemoryManager(None, settings, backend=backend)
+    # The embedder the orchestrator gives consolidation, so near-duplicates merge.
+    manager = MemoryManager(
+        None, settings, backend=backend, embedder=HashingEmbedder(concepts=None)
+    )
     words = _Words(3)
     texts = [f"{' '.join(words.words(5))} item{i}" for i in range(1800)]
     # Near-duplicates under other keys: a stop word added, two words hyphenated.
