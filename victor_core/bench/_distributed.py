@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from victor_core.cache import LevelFactory, TieredCache
+from victor_core.exceptions import BenchmarkError
 
 DEFAULT_ITERATIONS = 1000
 
@@ -150,7 +151,9 @@ def _invalidation_ms(url: str, factory: LevelFactory, count: int) -> dict[str, f
     writer = TieredCache("bench_invalidation", level=factory("bench_invalidation"), ttl=60)
     try:
         if listener.stdout is None or listener.stdout.readline().strip() != "ready":
-            raise RuntimeError("the listening process did not start")
+            raise BenchmarkError(
+                "the invalidation listener process did not start", group="distributed"
+            )
         samples = []
         for n in range(count):
             start = time.monotonic()
