@@ -235,7 +235,7 @@ def test_a_crashing_tool_fails_alone_and_the_worker_is_replaced(
         return crashed, await ray_orchestrator.execute_tool("add", a=1)
 
     crashed, after = asyncio.run(main())
-    assert crashed.ok is False
+    assert (crashed.ok, crashed.error_type) == (False, "ActorDiedError")
     assert "tool 'crash': the Ray worker running it died" in crashed.error
     assert (after.ok, after.value) == (True, 2)
 
