@@ -58,9 +58,19 @@ async def _noop() -> None:
 def ray_section(iterations: int) -> dict[str, Any]:
     """The Ray section of ``victor bench distributed`` (see the module docstring)."""
     env = dict(os.environ)
-    # A throwaway instance on 127.0.0.1 for the run: no token written to the home folder.
+    # A throwaway instance on 127.0.0.1 for the run: no token written to the
+    # home folder, and its session files in a folder removed afterwards.
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    scratch = Path(tempfile.mkdtemp(prefix="victor-bench-ray-"))
+    env.setdefault("RAY_TMPDIR", str(scratch))
+    try:
+        return _run_section(env, iterations)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_section(env: dict[str, str], iterations: int) -> dict[str, Any]:
     code = (
         "import json, sys\n"
         "from victor_core.bench._ray import measure\n"
