@@ -74,10 +74,10 @@ class RayInstance:
         for key, value in env.items():
             self._env[key] = os.environ.get(key)
             os.environ[key] = value
-        import ray
-
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
         try:
+            import ray
+
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
             ray.init(
                 address="local",
                 num_cpus=self.num_cpus,
