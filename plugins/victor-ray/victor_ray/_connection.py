@@ -65,7 +65,8 @@ def connect(address: str, *, tool: str | None = None) -> str:
 
         if ray.is_initialized():
             current = str(ray.get_runtime_context().gcs_address)
-            if address and address not in _requested and not _same_cluster(address, current):
+            known = address in ("", "auto") or address in _requested
+            if not known and not _same_cluster(address, current):
                 raise RayConnectionError(
                     f"ray_address {address!r}: this process is already connected to the Ray "
                     f"cluster at {current!r}, and a process joins one cluster; use that address "
