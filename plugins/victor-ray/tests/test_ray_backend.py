@@ -463,3 +463,19 @@ def test_close_kills_the_backends_actors(
     assert result.ok
     backend.close()
     assert _eventually(lambda: not _alive(result.value))
+
+
+def test_joining_uses_the_cluster_ray_start_recorded_only_if_it_answers(
+    ray_ready: RayInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one private helper of Ray victor-ray reads (in victor_ray._connection).
+    from ray._private import services
+    from victor_ray._connection import _local_cluster
+
+    stale = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: stale)
+    assert _local_cluster() is None
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: ray_ready.address)
+    assert _local_cluster() == ray_ready.address
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
+    assert _local_cluster() is None

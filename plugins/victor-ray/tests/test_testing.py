@@ -65,3 +65,14 @@ def test_the_fixture_fails_when_servers_are_required(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stdout + out.stderr
     assert "1 error" in out.stdout
     assert "a local Ray instance did not start: no luck" in out.stdout
+
+
+def test_the_public_names_are_exported() -> None:
+    import victor_ray
+    import victor_ray.backend
+    import victor_ray.testing
+
+    for module in (victor_ray, victor_ray.backend, victor_ray.testing):
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)
+    assert victor_ray.BACKEND_NAME == "ray"

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["RayInstance", "Rendezvous", "meet", "ray_instance", "servers_required"]
+__all__ = ["NAMESPACE", "RayInstance", "Rendezvous", "meet", "ray_instance", "servers_required"]
 
 #: The Ray namespace of the test actors (shared by the session and its subprocesses).
 NAMESPACE = "victor-tests"
