@@ -11,9 +11,10 @@ tests pin that behaviour.
   it answers, else start a private local instance, kept light: no dashboard,
   a small object store, one CPU slot per core, quiet logs, bound to
   127.0.0.1 (nothing outside this machine can reach it).
-* any other address (``"10.0.0.5:6379"``, ``"ray://head:10001"``, ``"auto"``):
-  connect to it. The host and port are tried first with a plain TCP
-  connection, so a wrong address fails in seconds with
+* any other address (``"10.0.0.5:6379"``, ``"auto"``; ``"ray://head:10001"``
+  is handed to Ray Client as given): connect to it. The host and port are
+  tried first with a plain TCP connection, so a wrong address fails in
+  seconds with
   :class:`~victor_ray.RayConnectionError` instead of Ray's minute of retries.
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from victor_ray._errors import RayConnectionError
 
-__all__ = ["LOCAL_OBJECT_STORE_BYTES", "PROBE_TIMEOUT_S", "connect", "connected_address"]
+__all__ = ["LOCAL_OBJECT_STORE_BYTES", "PROBE_TIMEOUT_S", "connect"]
 
 #: Object store of a local instance: tool calls move small pickles, not arrays.
 LOCAL_OBJECT_STORE_BYTES = 96 * 1024 * 1024
@@ -36,16 +37,6 @@ PROBE_TIMEOUT_S = 5.0
 
 _lock = threading.Lock()
 _requested: list[str] = []  # the ray_address values this process connected with
-
-
-def connected_address() -> str | None:
-    """The GCS address this process is connected to, or None (imports ray only if loaded)."""
-    import sys
-
-    ray = sys.modules.get("ray")
-    if ray is None or not ray.is_initialized():
-        return None
-    return str(ray.get_runtime_context().gcs_address)
 
 
 def connect(address: str, *, tool: str | None = None) -> str:
@@ -64,7 +55,7 @@ def connect(address: str, *, tool: str | None = None) -> str:
         import ray
 
         if ray.is_initialized():
-            current = str(ray.get_runtime_context().gcs_address)
+            current = _gcs_address(ray, _requested[-1] if _requested else "")
             known = address in ("", "auto") or address in _requested
             if not known and not _same_cluster(address, current):
                 raise RayConnectionError(
@@ -102,7 +93,15 @@ def connect(address: str, *, tool: str | None = None) -> str:
         finally:
             worker_log.removeFilter(quiet)
         _requested.append(address)
+        return _gcs_address(ray, address)
+
+
+def _gcs_address(ray: Any, fallback: str) -> str:
+    """The connected cluster's GCS address (Ray Client connections may not say: ``fallback``)."""
+    try:
         return str(ray.get_runtime_context().gcs_address)
+    except Exception:
+        return fallback
 
 
 class _NotMainThreadFilter(logging.Filter):
