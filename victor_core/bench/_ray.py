@@ -58,8 +58,8 @@ async def _noop() -> None:
 def ray_section(iterations: int) -> dict[str, Any]:
     """The Ray section of ``victor bench distributed`` (see the module docstring)."""
     env = dict(os.environ)
-    # A throwaway instance on 127.0.0.1 for the run: no token written to the
-    # home folder, and its session files in a folder removed afterwards.
+    # A throwaway instance for the run, on this machine: no token written to
+    # the home folder, and its session files in a folder removed afterwards.
     env.setdefault("RAY_AUTH_MODE", "disabled")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     scratch = Path(tempfile.mkdtemp(prefix="victor-bench-ray-"))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -479,3 +481,55 @@ def test_joining_uses_the_cluster_ray_start_recorded_only_if_it_answers(
     assert _local_cluster() == ray_ready.address
     monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
     assert _local_cluster() is None
+
+
+def test_a_process_starts_its_own_light_instance_and_again_after_a_shutdown(
+    ray_ready: RayInstance, tmp_path: Path
+) -> None:
+    # A fresh process with an empty ray_address starts a local instance (no
+    # `ray start` cluster is recorded in its Ray folder); after ray.shutdown()
+    # the backend connects afresh instead of letting Ray start a default one.
+    code = textwrap.dedent(
+        f"""
+        import asyncio, json, os
+        import ray
+        from victor_core import AgentOrchestrator, Settings, Tool
+
+        def pid() -> int:
+            return os.getpid()
+
+        async def main():
+            settings = Settings(cache_dir={str(tmp_path / "c")!r}, data_dir={str(tmp_path / "d")!r},
+                                executor_backend="ray")
+            async with AgentOrchestrator(settings) as orch:
+                orch.tools.register(Tool(name="pid", description="pid", func=pid))
+                first = await orch.execute_tool("pid")
+                resources = ray.cluster_resources()
+                light = (resources.get("CPU") == os.cpu_count(),
+                         resources.get("object_store_memory") == 96 * 1024 * 1024)
+                ray.shutdown()
+                second = await orch.execute_tool("pid")
+                print(json.dumps([first.ok, second.ok, first.value != second.value, *light]))
+
+        asyncio.run(main())
+        """
+    )
+    env = ray_ready.env()
+    # Ray's folder for this process, where nothing is recorded; short, as Ray's
+    # socket paths must fit in 107 bytes.
+    ray_folder = tempfile.mkdtemp(prefix="victor-ray-")
+    env["RAY_TMPDIR"] = ray_folder
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(ray_folder, ignore_errors=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, True, True, True]

@@ -9,8 +9,8 @@ tests pin that behaviour.
 
 * ``address=""``: join the cluster that ``ray start`` left on this machine if
   it answers, else start a private local instance, kept light: no dashboard,
-  a small object store, one CPU slot per core, quiet logs, bound to
-  127.0.0.1 (nothing outside this machine can reach it).
+  a small object store, one CPU slot per core, quiet logs; it ends with
+  the process.
 * any other address (``"10.0.0.5:6379"``, ``"auto"``; ``"ray://head:10001"``
   is handed to Ray Client as given): connect to it. The host and port are
   tried first with a plain TCP connection, so a wrong address fails in
@@ -124,7 +124,6 @@ def _local_instance() -> dict[str, Any]:
         "include_dashboard": False,
         "num_cpus": os.cpu_count() or 1,
         "object_store_memory": LOCAL_OBJECT_STORE_BYTES,
-        "_node_ip_address": "127.0.0.1",
     }
 
 

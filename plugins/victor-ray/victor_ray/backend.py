@@ -113,7 +113,7 @@ class RayBackend:
         self._retired: list[_Host] = []
         self._limit: int | None = None
         self._payloads: dict[Any, tuple[str | None, bytes]] = {}
-        self._ready = False
+        self._ray: Any = None  # the ray module, once connected
 
     # -- the protocol ---------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class RayBackend:
             RayConnectionError: Ray could not be reached or started.
         """
         name, func, params, timeout = call
-        if not self._ready:
+        if self._ray is None or not self._ray.is_initialized():
             await self._connect(name)
         started = time.perf_counter()
         try:
@@ -185,7 +185,7 @@ class RayBackend:
         Raises:
             RayConnectionError: Ray could not be reached or started.
         """
-        if calls and not self._ready:
+        if calls and (self._ray is None or not self._ray.is_initialized()):
             await self._connect(calls[0].name)
         run = self.run
         return await run_bounded([_bind(run, call) for call in calls], workers)
@@ -204,11 +204,17 @@ class RayBackend:
     # -- machinery ------------------------------------------------------------------------
 
     async def _connect(self, tool: str) -> None:
+        if self._ray is not None:
+            # Ray was shut down since: the actors went with it, and Ray would
+            # start a default instance at the next call; connect afresh.
+            self._hosts, self._retired = [], []
         # ray.init blocks for seconds: keep the event loop (and streams) going.
         await asyncio.to_thread(connect, self.address, tool=tool)
         if self._limit is None:
             self._limit = self.actors or await asyncio.to_thread(self._default_actors)
-        self._ready = True
+        import ray
+
+        self._ray = ray
 
     def _default_actors(self) -> int:
         import ray

@@ -3,14 +3,15 @@
 ``ray_instance`` (session fixture) starts a local instance for the session
 and shuts it down at the end: two CPU slots, no dashboard, a small object
 store, token authentication off (``RAY_AUTH_MODE=disabled``), no usage
-reports, bound to 127.0.0.1, its temporary directory under the session's
-one. Its ``site`` folder is on every worker's ``sys.path``, as an installed
-package is on every node: install test distributions there (with
-:func:`victor_core.testing.make_distribution`). The test process is connected to it, so every
-:class:`~victor_ray.backend.RayBackend` with an empty ``ray_address`` uses
-it; a subprocess joins it with ``ray_address=ray_instance.address``. Import
-the fixture into a ``conftest.py``. It skips with the reason when Ray cannot
-start, and fails instead when ``VICTOR_REQUIRE_SERVERS=1`` (as CI sets it).
+reports, its temporary directory under the session's one. Its ``site``
+folder is on every worker's ``sys.path``, as an installed package is on
+every node: install test distributions there (with
+:func:`victor_core.testing.make_distribution`). The test process is
+connected to it, so every :class:`~victor_ray.backend.RayBackend` with an
+empty ``ray_address`` uses it; a subprocess joins it with
+``ray_address=ray_instance.address``. Import the fixture into a
+``conftest.py``. It skips with the reason when Ray cannot start, and fails
+instead when ``VICTOR_REQUIRE_SERVERS=1`` (as CI sets it).
 
 :class:`Rendezvous` proves that tools run at the same time without timing
 anything: ``Rendezvous.start(parties)`` makes a named actor, and each tool
@@ -45,7 +46,7 @@ class RayInstance:
     """A local Ray instance this process started (and is connected to).
 
     Attributes:
-        address: its GCS address (``"127.0.0.1:PORT"``), for ``ray_address``.
+        address: its GCS address (``"HOST:PORT"``), for ``ray_address``.
         temp_dir: Ray's session files and logs.
         num_cpus: its CPU slots.
         site: a folder on the workers' ``sys.path`` (their ``PYTHONPATH``), or None.
@@ -83,7 +84,6 @@ class RayInstance:
                 num_cpus=self.num_cpus,
                 include_dashboard=False,
                 object_store_memory=96 * 1024 * 1024,
-                _node_ip_address="127.0.0.1",
                 _temp_dir=str(self.temp_dir),
                 logging_level=logging.WARNING,
                 log_to_driver=False,
