@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from victor_core.execution._backend import ExecutorBackend as ExecutorBackend
     from victor_core.execution._backend import LocalBackend as LocalBackend
     from victor_core.execution._backend import ToolCall as ToolCall
+    from victor_core.execution._backend import error_result as error_result
+    from victor_core.execution._backend import error_text as error_text
+    from victor_core.execution._backend import run_bounded as run_bounded
+    from victor_core.execution._backend import timeout_result as timeout_result
     from victor_core.execution._executor import StepRunner as StepRunner
     from victor_core.execution._executor import ToolExecutor as ToolExecutor
 
@@ -26,7 +30,11 @@ __all__ = [
     "ToolRegistry",
     "call_hook",
     "describe_params",
+    "error_result",
+    "error_text",
     "flatten_hook_results",
+    "run_bounded",
+    "timeout_result",
     "validate_params",
 ]
 
@@ -34,6 +42,10 @@ _LAZY = {
     "ExecutorBackend": "victor_core.execution._backend",
     "LocalBackend": "victor_core.execution._backend",
     "ToolCall": "victor_core.execution._backend",
+    "error_result": "victor_core.execution._backend",
+    "error_text": "victor_core.execution._backend",
+    "run_bounded": "victor_core.execution._backend",
+    "timeout_result": "victor_core.execution._backend",
     "StepRunner": "victor_core.execution._executor",
     "ToolExecutor": "victor_core.execution._executor",
 }

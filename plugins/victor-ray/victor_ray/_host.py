@@ -17,8 +17,7 @@ import socket
 import time
 from typing import Any
 
-from victor_core.execution import LocalBackend, ToolCall
-from victor_core.execution._backend import error_text
+from victor_core.execution import LocalBackend, ToolCall, error_text
 from victor_core.models import ToolResult, is_async_callable
 
 __all__ = ["ToolHost", "dumps", "loads"]

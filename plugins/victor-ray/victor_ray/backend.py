@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from victor_core.execution._backend import (
+from victor_core.execution import (
     ToolCall,
     error_result,
     error_text,
@@ -263,9 +264,9 @@ class RayBackend:
         if host in self._hosts:
             self._hosts.remove(host)
         self._retired.append(host)
-        from victor_core._log import get_logger
-
-        get_logger().warning("ray_tool_host_retired", in_flight=host.in_flight)
+        logging.getLogger("victor_ray").warning(
+            "a Ray tool host was retired with %d calls in flight", host.in_flight
+        )
 
     def _reap(self) -> None:
         done = [h for h in self._retired if h.in_flight == 0]
