@@ -306,7 +306,7 @@ def _to_mcp_servers(value: Any) -> Any:
         except ValueError as exc:
             raise _mcp_fail(
                 f"must be a JSON object of servers, {{name: {{command, args, env}} or "
-                f"{{url}}}}, or {{\"mcpServers\": ...}} (got {value!r}: {exc})",
+                f'{{url}}}}, or {{"mcpServers": ...}} (got {value!r}: {exc})',
                 value,
             ) from None
     if isinstance(value, Mapping) and "mcpServers" in value:

@@ -66,7 +66,7 @@ def load_catalogue(
 def save_catalogue(
     cache_dir: Path, server: str, config: Mapping[str, Any], tools: list[CatalogueTool]
 ) -> bool:
-    """Write the catalogue atomically; False (and nothing written) when the directory is unusable."""
+    """Write the catalogue atomically; False (nothing written) when the directory is unusable."""
     path = catalogue_path(cache_dir, server, config)
     document = {
         "format": _FORMAT,

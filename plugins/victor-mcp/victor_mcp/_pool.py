@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -202,10 +203,9 @@ class ServerPool:
         with _POOLS_LOCK:
             _POOLS.discard(self)
         if self._sessions and _THREAD.running:
-            try:
+            # Whatever goes wrong here, the kill below still runs.
+            with contextlib.suppress(Exception):
                 _THREAD.submit(self._stop_all()).result(_CLOSE_S)
-            except Exception:  # noqa: BLE001 - fall through to the kill below
-                pass
         from victor_mcp._stdio import terminate
 
         for session in self._sessions.values():

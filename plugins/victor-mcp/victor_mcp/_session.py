@@ -123,7 +123,7 @@ class ServerSession:
                     self._on_tools(self.name, list(self.tools.values()))
                 ready.set_result(None)
                 await stop.wait()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller waiting on ready
+        except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
         finally:
@@ -189,9 +189,7 @@ class ServerSession:
         await self.stop()
         message = f"MCP server {self.name!r} crashed {during}{info}"
         if self.crashes >= 2:
-            self._failed = (
-                f"{message}; it crashed {self.crashes} times and is not restarted again"
-            )
+            self._failed = f"{message}; it crashed {self.crashes} times and is not restarted again"
             return McpServerError(self._failed, server=self.name)
         return McpServerError(f"{message}; it is restarted at the next call", server=self.name)
 
@@ -270,7 +268,7 @@ class ServerSession:
                 self._stop_event.set()
             try:
                 await asyncio.wait_for(asyncio.shield(task), _STOP_S)
-            except BaseException:  # noqa: BLE001 - the kill below is what matters
+            except BaseException:
                 task.cancel()
         if self.process is not None and self.process.returncode is None:
             terminate(self.process, 9)

@@ -94,7 +94,7 @@ async def victor_tools() -> list[Tool]:
     tools: list[Tool] = []
     seen: set[str] = set()
     timeout = float(settings.tool_execution_timeout)
-    for server, listing in zip(names, listings):
+    for server, listing in zip(names, listings, strict=True):
         if isinstance(listing, BaseException):
             _log.warning(
                 "mcp_server_unavailable",
