@@ -124,25 +124,34 @@ class ServerPool:
 
     # -- listing ---------------------------------------------------------------------
 
-    async def catalogue(self, server: str) -> list[CatalogueTool]:
-        """The server's tools: from the cache, else by starting it once just to list.
+    def catalogues(self, names: list[str]) -> list[list[CatalogueTool] | BaseException]:
+        """Each server's tools: from the cache, else by starting it once just to list.
 
-        Raises:
-            McpServerError: not cached, and the server could not list its tools.
+        Servers without a cached catalogue are listed concurrently on the MCP
+        thread, each within ``timeout``; a server that cannot list gives its
+        :class:`McpServerError` in place of its tools.
         """
-        config = self.servers[server]
-        cached = load_catalogue(self.cache_dir, server, config)
-        if cached is not None:
-            return cached
+        found: list[list[CatalogueTool] | BaseException | None] = []
+        pending: dict[int, concurrent.futures.Future[Any]] = {}
+        for index, server in enumerate(names):
+            cached = load_catalogue(self.cache_dir, server, self.servers[server])
+            found.append(cached)
+            if cached is None:
+                pending[index] = _THREAD.submit(self._list(server))
+        for index, future in pending.items():
+            try:
+                tools = future.result(self.timeout + _CLOSE_S)
+            except Exception as exc:  # reported by the caller, per server
+                found[index] = exc
+                continue
+            self._save(names[index], tools)
+            found[index] = tools
+        return [item if item is not None else [] for item in found]
 
-        async def listing() -> list[CatalogueTool]:
-            from victor_mcp._session import list_server_tools
+    async def _list(self, server: str) -> list[CatalogueTool]:
+        from victor_mcp._session import list_server_tools
 
-            return await list_server_tools(server, config, self.timeout)
-
-        tools = await asyncio.wrap_future(_THREAD.submit(listing()))
-        self._save(server, tools)
-        return tools
+        return await list_server_tools(server, self.servers[server], self.timeout)
 
     # -- calls -----------------------------------------------------------------------
 

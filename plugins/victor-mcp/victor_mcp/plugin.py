@@ -8,7 +8,6 @@ catalogue (starting a server only when it has none cached, just to list it);
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import structlog
@@ -81,16 +80,18 @@ def _make_tool(pool: ServerPool, server: str, item: dict[str, Any], timeout: flo
 
 
 @hookimpl
-async def victor_tools() -> list[Tool]:
-    """The tools of every configured MCP server (a server that cannot list is skipped)."""
+def victor_tools() -> list[Tool]:
+    """The tools of every configured MCP server (a server that cannot list is skipped).
+
+    Synchronous, as plain ``plugin_manager.hook.victor_tools()`` callers expect;
+    a server with no cached catalogue is listed on the MCP thread meanwhile.
+    """
     settings = _settings()
     if not settings.mcp_servers:
         return []
     pool = _pool(settings)
     names = list(pool.servers)
-    listings = await asyncio.gather(
-        *(pool.catalogue(name) for name in names), return_exceptions=True
-    )
+    listings = pool.catalogues(names)
     tools: list[Tool] = []
     seen: set[str] = set()
     timeout = float(settings.tool_execution_timeout)
