@@ -36,6 +36,14 @@ def divide(a: float, b: float) -> float:
     return a / b
 
 
+@server.tool(description="Sleep for the given seconds, then answer.")
+async def sleep(seconds: float) -> str:
+    import anyio
+
+    await anyio.sleep(seconds)
+    return "awake"
+
+
 @server.tool(description="Exit the server process with code 3 (a crash).")
 def crash() -> str:
     print("demo: crashing now", file=sys.stderr, flush=True)

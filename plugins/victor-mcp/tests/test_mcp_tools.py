@@ -53,7 +53,12 @@ async def _mcp_tools(orchestrator: AgentOrchestrator) -> dict[str, Any]:
 async def test_tools_are_named_for_their_server_and_carry_its_schemas(make_settings, demo):
     async with AgentOrchestrator(make_settings({"demo": demo})) as orchestrator:
         tools = await _mcp_tools(orchestrator)
-    assert sorted(tools) == ["mcp__demo__add", "mcp__demo__crash", "mcp__demo__divide"]
+    assert sorted(tools) == [
+        "mcp__demo__add",
+        "mcp__demo__crash",
+        "mcp__demo__divide",
+        "mcp__demo__sleep",
+    ]
     add = tools["mcp__demo__add"]
     assert add.description == "Add two integers and return their sum."
     assert add.parameters["required"] == ["a", "b"]
@@ -73,7 +78,7 @@ async def test_listing_without_a_catalogue_starts_the_server_once_and_stops_it(
     [lister] = pids()
     assert not alive(lister)  # started to list, then stopped
     cached = load_catalogue(tmp_path / "cache", "demo", settings.mcp_servers["demo"])
-    assert [t["name"] for t in cached] == ["add", "divide", "crash"]
+    assert [t["name"] for t in cached] == ["add", "divide", "sleep", "crash"]
     await orchestrator.aclose()
 
     # A second orchestrator lists from the cached catalogue: no process at all.
@@ -120,6 +125,24 @@ async def test_is_error_is_a_failed_result_with_the_servers_message(make_setting
 
 
 @run_async
+async def test_a_call_past_the_timeout_fails_and_the_server_keeps_serving(
+    make_settings, demo, pids
+):
+    settings = make_settings({"demo": demo})
+    async with AgentOrchestrator(settings) as orchestrator:
+        assert (await orchestrator.execute_tool("mcp__demo__add", a=1, b=2)).ok
+        settings.tool_execution_timeout = 0.5  # the server runs: only the call is timed
+        slow = await orchestrator.execute_tool("mcp__demo__sleep", seconds=600)
+        assert not slow.ok
+        assert slow.error_type == "ToolTimeoutError"
+        settings.tool_execution_timeout = 30.0
+        after = await orchestrator.execute_tool("mcp__demo__add", a=1, b=2)
+        assert after.ok, after.error
+        assert len(set(pids())) == 2  # the lister, then one server for every call
+    assert not any(alive(pid) for pid in pids())
+
+
+@run_async
 async def test_a_crash_is_reported_and_restarted_once(make_settings, demo, pids):
     async with AgentOrchestrator(make_settings({"demo": demo})) as orchestrator:
         first = await orchestrator.execute_tool("mcp__demo__crash")
@@ -155,7 +178,12 @@ async def test_a_server_that_fails_to_list_is_a_warning_and_the_others_stay(
     with structlog.testing.capture_logs() as logs:
         async with AgentOrchestrator(settings) as orchestrator:
             tools = await _mcp_tools(orchestrator)
-    assert sorted(tools) == ["mcp__demo__add", "mcp__demo__crash", "mcp__demo__divide"]
+    assert sorted(tools) == [
+        "mcp__demo__add",
+        "mcp__demo__crash",
+        "mcp__demo__divide",
+        "mcp__demo__sleep",
+    ]
     warnings = {e["server"]: e["error"] for e in logs if e["event"] == "mcp_server_unavailable"}
     assert set(warnings) == {"broken", "missing"}
     assert "MCP server 'broken' failed to start" in warnings["broken"]
@@ -182,7 +210,7 @@ async def test_a_stale_catalogue_is_refreshed_by_a_call(make_settings, demo, tmp
     assert "has no tool 'gone' any more" in result.error
     assert "add" in result.error
     fresh = load_catalogue(tmp_path / "cache", "demo", config)
-    assert [t["name"] for t in fresh] == ["add", "divide", "crash"]
+    assert [t["name"] for t in fresh] == ["add", "divide", "sleep", "crash"]
 
 
 def test_a_corrupt_catalogue_is_ignored(tmp_path):

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import mcp_types
 from mcp.client.session import ClientSession
+from mcp.shared.exceptions import MCPError
 
 from victor_mcp._errors import McpServerError
 from victor_mcp._stdio import stdio_transport, terminate
@@ -171,8 +172,16 @@ class ServerSession:
             parts.append(f"stderr: {tail}")
         return f" ({'; '.join(parts)})" if parts else ""
 
+    @staticmethod
+    def _lost_connection(exc: BaseException) -> bool:
+        """Whether ``exc`` says the connection is gone (not an error answer of a live server)."""
+        exc = _leaf(exc)
+        if isinstance(exc, MCPError):
+            return exc.code == mcp_types.CONNECTION_CLOSED
+        return not isinstance(exc, (TimeoutError, asyncio.TimeoutError))
+
     async def _died(self) -> bool:
-        # After a failed request, give the loop a moment to see the process exit.
+        # After a lost connection, give the loop a moment to see the process exit.
         for _ in range(100):
             if self._task is None or self._task.done():
                 return True
@@ -251,8 +260,11 @@ class ServerSession:
         try:
             result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout)
         except Exception as exc:
-            if await self._died():
+            lost = self._lost_connection(exc)
+            if lost and await self._died():
                 raise await self._crashed(f"during the call to {tool!r}") from None
+            if lost:
+                await self.stop()  # a live process or HTTP server: reconnect at the next call
             raise McpServerError(
                 f"MCP server {self.name!r}: calling {tool!r} failed: {_text(exc)}",
                 server=self.name,
