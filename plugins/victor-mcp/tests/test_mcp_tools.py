@@ -355,3 +355,23 @@ async def test_a_server_over_streamable_http(make_settings, tmp_path):
     finally:
         web.should_exit = True
         thread.join(10)
+
+
+def test_interpreter_exit_stops_a_server_left_running(demo, pids):
+    code = (
+        "import asyncio, json, sys\n"
+        "from victor_core import AgentOrchestrator, Settings\n"
+        f"settings = Settings(mcp_servers={{'demo': json.loads({json.dumps(json.dumps(demo))})}})\n"
+        "async def main():\n"
+        "    orchestrator = AgentOrchestrator(settings)  # never closed\n"
+        "    result = await orchestrator.execute_tool('mcp__demo__add', a=1, b=2)\n"
+        "    print(result.value['summary'])\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+    assert len(pids()) == 2
+    assert not any(alive(pid) for pid in pids())
