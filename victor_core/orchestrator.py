@@ -292,7 +292,8 @@ class AgentOrchestrator:
         self, query: str, context: Any = None, max_tools: int | None = None
     ) -> list[Tool]:
         """The tools best suited to ``query``, best first (cached)."""
-        return await self.selector.aselect_tools(query, context=context, max_tools=max_tools)
+        with settings_bound(self.settings):
+            return await self.selector.aselect_tools(query, context=context, max_tools=max_tools)
 
     async def execute_task(self, task: Any) -> Any:
         """Run a task: a :class:`~victor_core.Plan`, a step, or a goal.
@@ -451,6 +452,11 @@ class AgentOrchestrator:
             await services["memory"].aclose()
         if "executor" in services and hasattr(services["executor"], "aclose"):
             await services["executor"].aclose()
+        if self.plugin_manager.is_family_loaded("tools"):
+            # Tools that started processes (MCP servers) stop them; loads no plugin.
+            from victor_core.execution._tools import call_hook
+
+            await call_hook(self.plugin_manager, "victor_tools_close", settings=self.settings)
         if "caches" in services:
             services["caches"].close()
         if self._undo_instrumentation is not None:

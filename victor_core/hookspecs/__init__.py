@@ -42,7 +42,7 @@ from victor_core.hookspecs.personas import victor_personas
 from victor_core.hookspecs.planning import victor_plan
 from victor_core.hookspecs.providers import victor_embedder, victor_providers
 from victor_core.hookspecs.skills import victor_skills
-from victor_core.hookspecs.tools import victor_tool_result, victor_tools
+from victor_core.hookspecs.tools import victor_tool_result, victor_tools, victor_tools_close
 
 #: family name -> the module holding its hookspecs.
 FAMILIES: dict[str, ModuleType] = {
@@ -71,4 +71,5 @@ __all__ = [
     "victor_skills",
     "victor_tool_result",
     "victor_tools",
+    "victor_tools_close",
 ]

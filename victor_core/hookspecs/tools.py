@@ -35,3 +35,17 @@ def victor_tool_result(result: ToolResult, params: dict[str, Any]) -> None:
         result: the outcome.
         params: the keyword parameters the tool was given.
     """
+
+
+@hookspec
+def victor_tools_close(settings: Any) -> None:
+    """Release what the tools of ``settings`` hold: server processes, connections (event).
+
+    Called once by the orchestrator's ``aclose()``, with its settings, when
+    the tools family was loaded (never otherwise, so closing loads no
+    plugin). A plugin whose tools start processes or open connections stops
+    them here; return values are ignored.
+
+    Args:
+        settings: the :class:`victor_core.Settings` of the orchestrator that closes.
+    """
