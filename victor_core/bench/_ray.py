@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from victor_core.exceptions import BenchmarkError
+
 __all__ = ["measure", "ray_section"]
 
 _TOOLS = 8
@@ -187,7 +189,7 @@ async def _batch_ms(orchestrator: Any, tool: str, rounds: int) -> float:
         samples.append((time.perf_counter() - start) * 1000)
         failed = [r.error for r in results if not r.ok]
         if failed:
-            raise RuntimeError(f"the {tool!r} tools failed: {failed[0]}")
+            raise BenchmarkError(f"the {tool!r} tools failed: {failed[0]}", group="distributed")
     return statistics.median(samples)
 
 
