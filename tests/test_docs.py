@@ -170,7 +170,8 @@ def test_examples_run(page: Path, sandbox: Sandbox) -> None:
     if page.name in _PENDING_SCRIPT_PAGES:
         _run_in_process(page)
     elif any(not _defines_tests(b.code) for b in _python_blocks(page)):
-        script = sandbox.scripts / page.with_suffix(".py").name
+        # A prefix keeps a page's script from shadowing a package (mcp.md -> mcp.py).
+        script = sandbox.scripts / f"page_{page.stem.replace('-', '_')}.py"
         script.write_text(script_of(page), encoding="utf-8")
         proc = subprocess.run(
             [sys.executable, str(script)],
