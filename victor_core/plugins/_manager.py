@@ -30,6 +30,12 @@ from pluggy import HookCaller
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
 from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
+from victor_core.plugins._async import (
+    AsyncHookRelay,
+    first_result,
+    flatten_results,
+    gather_results,
+)
 from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
 from victor_core.plugins._isolation import (
     ISOLATED,
@@ -40,8 +46,6 @@ from victor_core.plugins._isolation import (
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from victor_core.plugins._info import PluginInfo
 
 __all__ = [
@@ -136,31 +140,6 @@ class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing on
             except KeyError:
                 pass
         raise AttributeError(name)
-
-
-class AsyncHookRelay:
-    """``pm.ahook``: awaitable hook calls that await every async implementation.
-
-    ``await pm.ahook.NAME(**kwargs)`` returns what ``pm.hook.NAME(**kwargs)``
-    returns, with awaitable results awaited concurrently (collect-all hooks)
-    or in order until one is not None (first-result hooks).
-    """
-
-    def __init__(self, manager: PluginManager) -> None:
-        self._manager = manager
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        manager = self._manager
-        try:
-            getattr(manager.hook, name)
-        except AttributeError:
-            raise HookError(f"unknown hook {name!r}: no hookspec defines it", hook=name) from None
-
-        async def call(**kwargs: Any) -> Any:
-            return await manager._acall(name, kwargs)
-
-        call.__name__ = name
-        return call
 
 
 class PluginManager(pluggy.PluginManager):
@@ -689,52 +668,15 @@ class PluginManager(pluggy.PluginManager):
         if spec is not None and spec.opts.get("firstresult"):
             impls = caller.get_hookimpls()
             if any(inspect.iscoroutinefunction(i.function) for i in impls):
-                return await _first_result(impls, kwargs)
+                return await first_result(impls, kwargs)
         result = caller(**kwargs)
         if isinstance(result, list):
             if any(inspect.isawaitable(r) for r in result):
-                import asyncio
-
-                return list(await asyncio.gather(*(_awaited(r) for r in result)))
+                return await gather_results(result)
             return result
         if inspect.isawaitable(result):
             return await result
         return result
-
-
-def flatten_results(results: Any) -> list[Any]:
-    """One list of the items of a collect-all hook's results.
-
-    Each implementation returns a list (or tuple) of items, a single item, or
-    None; the lists are concatenated in call order and the Nones dropped.
-    """
-    out: list[Any] = []
-    for result in results or ():
-        if isinstance(result, (list, tuple)):
-            out.extend(result)
-        elif result is not None:
-            out.append(result)
-    return out
-
-
-async def _awaited(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def _first_result(impls: Iterable[Any], kwargs: dict[str, Any]) -> Any:
-    # pluggy calls the last registered implementation first.
-    for impl in reversed(list(impls)):
-        if impl.hookwrapper or getattr(impl, "wrapper", False):
-            continue
-        args = [kwargs[a] for a in impl.argnames]
-        value = impl.function(*args)
-        if inspect.isawaitable(value):
-            value = await value
-        if value is not None:
-            return value
-    return None
 
 
 def _import_entry(value: str) -> Any:
