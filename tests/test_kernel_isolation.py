@@ -300,3 +300,19 @@ def test_cli_plugins_list_shows_a_plugin_that_exits_at_import(tmp_path: Path) ->
     doc = json.loads(out.stdout)
     entry = next(p for p in doc["plugins"] if p["name"] == "cliexit")
     assert entry["error"] == "SystemExit: 7" and entry["loaded"] is False
+
+
+def test_cli_disable_unknown_name_warns_once(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    make_distribution(
+        site,
+        "victor-cli-good",
+        {"victor_core.tools": {"cligood": "cli_good"}},
+        modules={"cli_good": GOOD},
+    )
+    out = _victor("--disable", "cligod", "plugins", "list", "--json", site=site, tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "unknown_disabled_plugin" in line]
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["plugin"] == "cligod" and record["closest"] == "cligood"

@@ -73,6 +73,10 @@ HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 
 _CORE = "core"
 
+#: ``disabled_plugins`` names already warned about: once per process, since a
+#: command may build more than one manager from the same settings.
+_WARNED_DISABLED: set[str] = set()
+
 
 class _Status:
     """What the manager knows of one plugin's loading (a plain class: cheap to define)."""
@@ -351,8 +355,9 @@ class PluginManager(pluggy.PluginManager):
         """Warn once for each ``disabled_plugins`` name that no installed plugin has."""
         known = set(self._builtins) | {e.name for e in entries}
         for name in self.settings.disabled_plugins:
-            if name in known:
+            if name in known or name in _WARNED_DISABLED:
                 continue
+            _WARNED_DISABLED.add(name)
             import difflib
 
             close = difflib.get_close_matches(name, sorted(known), n=1)
