@@ -41,7 +41,6 @@ BUILTIN_EXCEPTIONS = frozenset(
 _PENDING: set[tuple[str, str]] = {
     ("cli/_logging.py", "ValueError"),
     ("execution/_backend.py", "RuntimeError"),
-    ("plugins/_distributions.py", "ValueError"),
 }
 
 

@@ -11,6 +11,8 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
+from victor_core.exceptions import InvalidArgumentError
+
 __all__ = ["make_distribution"]
 
 _DIST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -35,11 +37,13 @@ def make_distribution(
             (packages get ``__init__.py`` files as needed).
 
     Raises:
-        ValueError: ``name`` is not a valid distribution name.
+        InvalidArgumentError: ``name`` is not a valid distribution name (a ``ValueError``).
     """
     if not _DIST_NAME.match(name):
-        raise ValueError(
-            f"distribution name must be letters, digits, '.', '_' or '-' (got {name!r})"
+        raise InvalidArgumentError(
+            f"distribution name must be letters, digits, '.', '_' or '-' (got {name!r})",
+            argument="name",
+            value=name,
         )
     site.mkdir(parents=True, exist_ok=True)
     normal = re.sub(r"[-_.]+", "_", name)

@@ -23,6 +23,8 @@ class PluginInfo:
     import_time_s: float | None = None
     disabled: bool = False
     builtin: bool = False
+    #: hook name -> the last error the plugin's implementation raised when called.
+    call_errors: dict[str, str] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-friendly dict."""

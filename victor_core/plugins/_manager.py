@@ -3,15 +3,18 @@
 :class:`PluginManager` is a :class:`pluggy.PluginManager` whose plugins come
 from entry-point groups named ``victor_core.<family>``. Discovery reads an
 on-disk index and imports nothing; a family's plugin modules are imported the
-first time any hook of that family is dispatched. Until then the family's
-hook callers are instances of a :class:`pluggy.HookCaller` subclass whose
-call loads the family and then turns every caller of the family back into a
-plain ``HookCaller``, so that once loaded a call costs exactly what pluggy
-costs.
+first time any hook of that family is dispatched, or any query would miss
+them (``get_hookimpls``, ``get_plugins``, ``get_plugin``...). Until then the
+family's hook callers are instances of a :class:`pluggy.HookCaller` subclass
+whose call loads the family and then turns every caller of the family back
+into a plain ``HookCaller``, so that once loaded a call costs what pluggy
+costs plus one wrapper per entry-point implementation (call isolation, see
+:mod:`victor_core.plugins._isolation`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import threading
@@ -27,17 +30,28 @@ from pluggy import HookCaller
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
 from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
+from victor_core.plugins._async import (
+    AsyncHookRelay,
+    first_result,
+    flatten_results,
+    gather_results,
+)
 from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
+from victor_core.plugins._isolation import (
+    ISOLATED,
+    PluginCallError,
+    isolate_calls,
+    raw_hookimpls,
+)
 from victor_core.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from victor_core.plugins._info import PluginInfo
 
 __all__ = [
     "BUILTIN_FAMILIES",
     "DEFAULT_PLUGINS",
+    "PluginCallError",
     "PluginInfo",
     "PluginManager",
     "flatten_results",
@@ -59,17 +73,23 @@ HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 
 _CORE = "core"
 
+#: ``disabled_plugins`` names already warned about: once per process, since a
+#: command may build more than one manager from the same settings.
+_WARNED_DISABLED: set[str] = set()
+
 
 class _Status:
     """What the manager knows of one plugin's loading (a plain class: cheap to define)."""
 
-    __slots__ = ("error", "import_time_s", "loaded", "plugin_name")
+    __slots__ = ("call_errors", "error", "import_time_s", "loaded", "plugin_name")
 
     def __init__(self) -> None:
         self.loaded = False
         self.error: str | None = None
         self.import_time_s: float | None = None
         self.plugin_name: str | None = None
+        #: hook name -> the last error its implementation raised when called.
+        self.call_errors: dict[str, str] = {}
 
 
 class _LazyHookCaller(HookCaller):
@@ -88,6 +108,10 @@ class _LazyHookCaller(HookCaller):
     def call_extra(self, methods: Any, kwargs: Any) -> Any:
         self._load()
         return HookCaller.call_extra(self, methods, kwargs)
+
+    def get_hookimpls(self) -> list[Any]:
+        self._load()
+        return HookCaller.get_hookimpls(self)
 
     def call_historic(
         self, result_callback: Any = None, kwargs: Any = None
@@ -120,31 +144,6 @@ class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing on
             except KeyError:
                 pass
         raise AttributeError(name)
-
-
-class AsyncHookRelay:
-    """``pm.ahook``: awaitable hook calls that await every async implementation.
-
-    ``await pm.ahook.NAME(**kwargs)`` returns what ``pm.hook.NAME(**kwargs)``
-    returns, with awaitable results awaited concurrently (collect-all hooks)
-    or in order until one is not None (first-result hooks).
-    """
-
-    def __init__(self, manager: PluginManager) -> None:
-        self._manager = manager
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        manager = self._manager
-        try:
-            getattr(manager.hook, name)
-        except AttributeError:
-            raise HookError(f"unknown hook {name!r}: no hookspec defines it", hook=name) from None
-
-        async def call(**kwargs: Any) -> Any:
-            return await manager._acall(name, kwargs)
-
-        call.__name__ = name
-        return call
 
 
 class PluginManager(pluggy.PluginManager):
@@ -286,23 +285,40 @@ class PluginManager(pluggy.PluginManager):
             if family in self._loaded_families or family in self._loading:
                 return
             self._loading.add(family)
+            added: list[str] = []
             try:
                 callbacks, self._before_first_load = self._before_first_load, []
                 for callback in callbacks:
                     callback()
                 for name, (fam, module) in self._builtins.items():
                     if fam == family:
-                        self._load_one(family, name, module, builtin=True)
+                        self._load_one(family, name, module, added, builtin=True)
                 for entry in self._entries_of(family):
-                    self._load_one(family, entry.name, entry.value)
+                    self._load_one(family, entry.name, entry.value, added)
+            except BaseException:
+                # Strict mode (or Ctrl-C): leave the family as it was before, so
+                # that loading it again (once the plugin is fixed or disabled)
+                # starts over instead of finding it half loaded.
+                self._rollback(family, added)
+                raise
             finally:
                 self._loading.discard(family)
-                self._loaded_families.add(family)
-                # Only now, with every plugin registered, do the callers become
-                # plain pluggy callers that no longer pass through here.
-                for caller in self._family_hooks.get(family, ()):
-                    if type(caller) is _LazyHookCaller:
-                        caller.__class__ = HookCaller  # type: ignore[assignment]
+            self._loaded_families.add(family)
+            # Only now, with every plugin registered, do the callers become
+            # plain pluggy callers that no longer pass through here.
+            for caller in self._family_hooks.get(family, ()):
+                if type(caller) is _LazyHookCaller:
+                    caller.__class__ = HookCaller  # type: ignore[assignment]
+
+    def _rollback(self, family: str, added: list[str]) -> None:
+        for value in added:
+            plugin = self._by_value.pop(value, None)
+            if plugin is not None and self.is_registered(plugin):
+                self.unregister(plugin)
+        for (fam, _name), status in self._status.items():
+            if fam == family and status.error is None:
+                status.loaded = False
+                status.plugin_name = None
 
     def call_before_first_load(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` just before the first family loads (now, if one has).
@@ -331,7 +347,27 @@ class PluginManager(pluggy.PluginManager):
                     if self._discovery is not None and self._discovery.warning:
                         _warn("plugin_index_problem", message=self._discovery.warning)
                     self._entries = entries
+                    if self._discovery is not None:
+                        self._check_disabled(entries)
         return self._entries
+
+    def _check_disabled(self, entries: list[EntryRecord]) -> None:
+        """Warn once for each ``disabled_plugins`` name that no installed plugin has."""
+        known = set(self._builtins) | {e.name for e in entries}
+        for name in self.settings.disabled_plugins:
+            if name in known or name in _WARNED_DISABLED:
+                continue
+            _WARNED_DISABLED.add(name)
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            _warn(
+                "unknown_disabled_plugin",
+                message=f"disabled plugin {name!r} is not installed{hint}",
+                plugin=name,
+                closest=close[0] if close else None,
+            )
 
     def _entries_of(self, family: str) -> list[EntryRecord]:
         group = GROUP_PREFIX + family
@@ -356,7 +392,7 @@ class PluginManager(pluggy.PluginManager):
                     continue
                 try:
                     module = _import_entry(entry.value)
-                except Exception as exc:
+                except ISOLATED as exc:
                     self._fail("hookspecs", entry.name, entry.value, exc)
                     continue
                 try:
@@ -371,7 +407,9 @@ class PluginManager(pluggy.PluginManager):
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _load_one(self, family: str, name: str, value: str, *, builtin: bool = False) -> None:
+    def _load_one(
+        self, family: str, name: str, value: str, added: list[str], *, builtin: bool = False
+    ) -> None:
         status = self._status.setdefault((family, name), _Status())
         if name in self.settings.disabled_plugins:
             return
@@ -385,7 +423,9 @@ class PluginManager(pluggy.PluginManager):
         start = time.perf_counter()
         try:
             plugin = _import_entry(value)
-        except Exception as exc:
+        except ISOLATED as exc:
+            # SystemExit included: a plugin calling sys.exit() at import is a
+            # broken plugin, not a request to stop the process.
             self._fail(family, name, value, exc)
             return
         elapsed = time.perf_counter() - start
@@ -394,15 +434,21 @@ class PluginManager(pluggy.PluginManager):
             status.loaded = True
             status.plugin_name = self.get_name(plugin)
             return
-        plugin_name = name if self.get_plugin(name) is None else f"{family}.{name}"
+        plugin_name = name if name not in self._name2plugin else f"{family}.{name}"
         try:
             self.register(plugin, name=plugin_name)
-        except Exception as exc:
+        except ISOLATED as exc:
             if self.is_registered(plugin):
                 self.unregister(plugin)
             self._fail(family, name, value, exc)
             return
         self._by_value[value] = plugin
+        added.append(value)
+        isolate_calls(
+            self.get_hookcallers(plugin) or [],
+            plugin,
+            functools.partial(self._call_failed, (family, name), value, plugin_name),
+        )
         status.loaded = True
         status.error = None
         status.import_time_s = elapsed
@@ -428,15 +474,49 @@ class PluginManager(pluggy.PluginManager):
                 family=family,
             ) from exc
 
+    def _call_failed(
+        self, key: tuple[str, str], value: str, plugin_name: str, hook: str, exc: BaseException
+    ) -> None:
+        family = key[0]
+        message = f"{type(exc).__name__}: {exc}"
+        status = self._status.setdefault(key, _Status())
+        first = hook not in status.call_errors
+        status.call_errors[hook] = message
+        if first:
+            # Once per plugin and hook: a hook called in a loop must not flood stderr.
+            _warn(
+                "plugin_call_failed",
+                message=f"plugin {plugin_name!r} failed in hook {hook!r} "
+                f"and was left out of its results: {message}",
+                plugin=plugin_name,
+                hook=hook,
+                family=family,
+                error=message,
+            )
+        if self.settings.strict_plugins:
+            raise PluginCallError(
+                f"plugin {plugin_name!r} (entry point {value!r}) failed in hook "
+                f"{hook!r}: {message}",
+                plugin=plugin_name,
+                hook=hook,
+                entry_point=value,
+                family=family,
+            ) from exc
+
     def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin``; reject ``victor_*`` implementations no hookspec defines.
 
         Raises:
-            PluginValidationError: an implementation of an unknown ``victor_`` hook.
+            PluginValidationError: an implementation of an unknown ``victor_`` hook,
+                or one pluggy rejects (wrong arguments, a historic wrapper...).
         """
         self._probing += 1
         try:
             plugin_name = super().register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            if isinstance(exc, PluginValidationError):
+                raise
+            raise PluginValidationError(exc.plugin, str(exc)) from exc
         finally:
             self._probing -= 1
         if plugin_name is None:
@@ -461,6 +541,67 @@ class PluginManager(pluggy.PluginManager):
                 hook=hook,
             )
         return plugin_name
+
+    # -- queries that would miss unloaded families -------------------------------------------
+    # pluggy's own answers only know registered plugins; these load first what
+    # they would otherwise silently leave out.
+
+    def get_plugins(self) -> set[Any]:
+        """Every registered plugin, after loading every family."""
+        self.load_all()
+        return super().get_plugins()
+
+    def list_name_plugin(self) -> list[tuple[str, Any]]:
+        """``(name, plugin)`` of every registered plugin, after loading every family."""
+        self.load_all()
+        return super().list_name_plugin()
+
+    def list_plugin_distinfo(self) -> list[tuple[Any, Any]]:
+        """``(plugin, dist)`` of plugins pluggy loaded from entry points, every family loaded."""
+        self.load_all()
+        return super().list_plugin_distinfo()
+
+    def get_plugin(self, name: str) -> Any | None:
+        """The plugin registered as ``name``, loading the families that list that name."""
+        plugin = self._name2plugin.get(name)
+        if plugin is None and not self._loading:
+            for family in self._families_naming(name):
+                self.load_family(family)
+            plugin = self._name2plugin.get(name)
+        return plugin
+
+    def get_hookcallers(self, plugin: object) -> list[HookCaller] | None:
+        """The hook callers ``plugin`` implements (None if it is not registered).
+
+        Loads nothing: the plugin is registered already, so are its callers.
+        """
+        if self.get_name(plugin) is None:
+            return None
+        callers = []
+        for caller in self.hook.__dict__.values():
+            if isinstance(caller, HookCaller) and any(
+                impl.plugin is plugin for impl in raw_hookimpls(caller)
+            ):
+                callers.append(caller)
+        return callers
+
+    def subset_hook_caller(self, name: str, remove_plugins: Iterable[object]) -> HookCaller:
+        """pluggy's ``subset_hook_caller``, with ``name``'s family loaded first."""
+        self.load_hook_family(name)
+        return super().subset_hook_caller(name, remove_plugins)
+
+    def _families_naming(self, name: str) -> list[str]:
+        families: set[str] = set()
+        for builtin, (fam, _module) in self._builtins.items():
+            if name in (builtin, f"{fam}.{builtin}"):
+                families.add(fam)
+        for entry in self._all_entries():
+            if entry.group != HOOKSPECS_GROUP and name in (
+                entry.name,
+                f"{entry.family}.{entry.name}",
+            ):
+                families.add(entry.family)
+        return sorted(f for f in families if f not in self._loaded_families)
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -517,6 +658,7 @@ class PluginManager(pluggy.PluginManager):
             dist_version=version,
             loaded=status.loaded,
             error=status.error,
+            call_errors=dict(status.call_errors),
             import_time_s=status.import_time_s,
             disabled=disabled,
             builtin=builtin,
@@ -531,52 +673,15 @@ class PluginManager(pluggy.PluginManager):
         if spec is not None and spec.opts.get("firstresult"):
             impls = caller.get_hookimpls()
             if any(inspect.iscoroutinefunction(i.function) for i in impls):
-                return await _first_result(impls, kwargs)
+                return await first_result(impls, kwargs)
         result = caller(**kwargs)
         if isinstance(result, list):
             if any(inspect.isawaitable(r) for r in result):
-                import asyncio
-
-                return list(await asyncio.gather(*(_awaited(r) for r in result)))
+                return await gather_results(result)
             return result
         if inspect.isawaitable(result):
             return await result
         return result
-
-
-def flatten_results(results: Any) -> list[Any]:
-    """One list of the items of a collect-all hook's results.
-
-    Each implementation returns a list (or tuple) of items, a single item, or
-    None; the lists are concatenated in call order and the Nones dropped.
-    """
-    out: list[Any] = []
-    for result in results or ():
-        if isinstance(result, (list, tuple)):
-            out.extend(result)
-        elif result is not None:
-            out.append(result)
-    return out
-
-
-async def _awaited(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def _first_result(impls: Iterable[Any], kwargs: dict[str, Any]) -> Any:
-    # pluggy calls the last registered implementation first.
-    for impl in reversed(list(impls)):
-        if impl.hookwrapper or getattr(impl, "wrapper", False):
-            continue
-        args = [kwargs[a] for a in impl.argnames]
-        value = impl.function(*args)
-        if inspect.isawaitable(value):
-            value = await value
-        if value is not None:
-            return value
-    return None
 
 
 def _import_entry(value: str) -> Any:
