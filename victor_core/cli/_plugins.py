@@ -123,7 +123,7 @@ def describe(manager: Any, info: Any) -> dict[str, Any]:
     if plugin is not None:
         # A plugin may register helper objects as "<its name>.<part>": their hooks are its own.
         own = manager.get_name(plugin)
-        for name, obj in manager.list_name_plugin():
+        for name, obj in manager.registered_name_plugin():
             if obj is not None and (name == own or name.startswith(own + ".")):
                 hooks.update(h.name for h in manager.get_hookcallers(obj) or ())
     return {

@@ -556,6 +556,10 @@ class PluginManager(pluggy.PluginManager):
         self.load_all()
         return super().list_name_plugin()
 
+    def registered_name_plugin(self) -> list[tuple[str, Any]]:
+        """``(name, plugin)`` of the plugins registered now, loading nothing."""
+        return super().list_name_plugin()
+
     def list_plugin_distinfo(self) -> list[tuple[Any, Any]]:
         """``(plugin, dist)`` of plugins pluggy loaded from entry points, every family loaded."""
         self.load_all()
