@@ -19,6 +19,7 @@ import importlib
 import inspect
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,9 @@ from victor_core.plugins._isolation import (
     raw_hookimpls,
 )
 from victor_core.settings import Settings
+
+# parse_hookspec_opts answers per hookspec module object (see the method).
+_SPEC_OPTS: weakref.WeakKeyDictionary[ModuleType, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 if TYPE_CHECKING:
     from victor_core.plugins._info import PluginInfo
@@ -245,6 +249,23 @@ class PluginManager(pluggy.PluginManager):
                     name not in before or type(caller) is HookCaller
                 ):
                     caller.__class__ = _LazyHookCaller
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        """pluggy's answer, remembered per hookspec module for the whole process.
+
+        Every manager adds the same hookspec modules; pluggy inspects each of
+        their attributes statically, which was most of a manager's construction.
+        A module's hookspecs do not change once it is imported, so the answer is
+        kept (classes and other namespaces are asked each time).
+        """
+        if not isinstance(module_or_class, ModuleType):
+            return super().parse_hookspec_opts(module_or_class, name)
+        known = _SPEC_OPTS.setdefault(module_or_class, {})
+        try:
+            return known[name]
+        except KeyError:
+            opts = known[name] = super().parse_hookspec_opts(module_or_class, name)
+            return opts
 
     def family_of(self, hook_name: str) -> str:
         """The family of a hook (``core`` for hooks that load nothing)."""
