@@ -316,3 +316,19 @@ def test_cli_disable_unknown_name_warns_once(tmp_path: Path) -> None:
     assert len(lines) == 1
     record = json.loads(lines[0])
     assert record["plugin"] == "cligod" and record["closest"] == "cligood"
+
+
+def test_the_discovery_index_is_one_file_per_interpreter_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from victor_core.plugins._manager import default_index_name
+
+    first = default_index_name()
+    assert first == default_index_name()  # stable
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "other-venv"))
+    second = default_index_name()
+    assert second != first
+    assert first.startswith("plugin-index-") and first.endswith(".json")
+    settings = Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    PluginManager(settings).list_plugins()
+    assert (tmp_path / "cache" / second).is_file()

@@ -150,6 +150,22 @@ class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing on
         raise AttributeError(name)
 
 
+def default_index_name() -> str:
+    """The discovery index's file name for this interpreter (one per ``sys.prefix``).
+
+    Two virtual environments sharing a cache directory then each keep a valid
+    index instead of rescanning every time the other one ran.
+    """
+    import sys
+
+    # 64-bit FNV-1a: stable across runs (unlike hash()) and without hashlib's
+    # few milliseconds of import at start-up.
+    value = 0xCBF29CE484222325
+    for byte in sys.prefix.encode("utf-8", "surrogatepass"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"plugin-index-{value:016x}.json"
+
+
 class PluginManager(pluggy.PluginManager):
     """A pluggy plugin manager that loads entry-point families on first dispatch.
 
@@ -159,7 +175,8 @@ class PluginManager(pluggy.PluginManager):
         discover: read installed entry points (False: only what is registered by hand).
         builtins: include :data:`DEFAULT_PLUGINS`.
         index_path: where the discovery index lives (default:
-            ``settings.cache_dir / "plugin-index.json"``; None with
+            ``settings.cache_dir / "plugin-index-<prefix hash>.json"``, one per
+            interpreter prefix, so each virtual environment keeps its own; None with
             ``discover=True`` keeps no index).
         paths: import path to discover on (default: ``sys.path``).
     """
@@ -191,7 +208,7 @@ class PluginManager(pluggy.PluginManager):
         self._before_first_load: list[Callable[[], None]] = []
         self._builtins = dict(DEFAULT_PLUGINS) if builtins else {}
         if index_path == "default":
-            index_path = self.settings.cache_dir / "plugin-index.json"
+            index_path = self.settings.cache_dir / default_index_name()
         self._discovery = (
             Discovery(Path(index_path) if index_path is not None else None, paths)
             if discover
