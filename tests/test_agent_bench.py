@@ -21,7 +21,7 @@ def test_agent_group() -> None:
 
 
 def test_streaming_group() -> None:
-    pytest.importorskip("victor_openai_provider.testing")
+    pytest.importorskip("victor_openai_provider")
     result = run_benchmark("streaming", 3)
     assert result["hit_rate"] is None
     details = result["details"]

@@ -118,9 +118,6 @@ def test_imports_point_down(path: Path) -> None:
 _PENDING: set[tuple[str, str]] = {
     ("memory", "line 754"),  # consolidation takes its embedder as a collaborator
     ("memory", "line 785"),
-    ("bench", "line 43"),  # the streaming benchmark drives the scripted model of testing
-    ("bench", "line 44"),
-    ("bench", "line 153"),
 }
 
 
