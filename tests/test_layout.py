@@ -114,12 +114,8 @@ def test_imports_point_down(path: Path) -> None:
     assert [w for w in wrong if (unit, w.split(":")[0]) not in _PENDING] == []
 
 
-# Known to break the layering, each with the change that removes it.
-_PENDING: set[tuple[str, str]] = {
-    ("bench", "line 43"),  # the streaming benchmark drives the scripted model of testing
-    ("bench", "line 44"),
-    ("bench", "line 153"),
-}
+# Known to break the layering, each with the change that removes it (none today).
+_PENDING: set[tuple[str, str]] = set()
 
 
 def test_the_check_sees_a_violation(tmp_path: Path) -> None:

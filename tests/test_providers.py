@@ -15,10 +15,21 @@ from victor_core.orchestrator import AgentOrchestrator
 from victor_core.plugins import PluginManager
 from victor_core.providers import Provider, ProviderConfig, find_provider, is_local_url
 from victor_core.settings import Settings
+from victor_core.testing import ScriptedFault, ScriptedServer
 
-testing = pytest.importorskip("victor_openai_provider.testing")
 provider_plugin = pytest.importorskip("victor_openai_provider.plugin")
-FakeChatServer = testing.FakeChatServer
+
+
+def echo(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+    """Answers ``echo: <last user message>``, or the fault queued in ``FAULTS``."""
+    if FAULTS:
+        return FAULTS.pop(0)
+    last = next(m for m in reversed(messages) if m.get("role") == "user")
+    return f"echo: {last['content']}"
+
+
+#: Faults the next requests get, one per request (emptied by the fixture).
+FAULTS: list[ScriptedFault] = []
 
 
 class EchoProvider:
@@ -112,12 +123,14 @@ def test_find_provider(settings: Settings) -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as srv:
+def server() -> Iterator[ScriptedServer]:
+    FAULTS.clear()
+    with ScriptedServer(echo) as srv:
         yield srv
+    FAULTS.clear()
 
 
-def _orchestrator(tmp_path: Path, server: FakeChatServer, **values: Any) -> AgentOrchestrator:
+def _orchestrator(tmp_path: Path, server: ScriptedServer, **values: Any) -> AgentOrchestrator:
     settings = Settings(
         cache_dir=tmp_path / "cache",
         data_dir=tmp_path / "data",
@@ -132,7 +145,7 @@ def _orchestrator(tmp_path: Path, server: FakeChatServer, **values: Any) -> Agen
     return AgentOrchestrator(settings, plugin_manager=pm)
 
 
-def test_chat_uses_the_provider_and_the_cache(tmp_path: Path, server: FakeChatServer) -> None:
+def test_chat_uses_the_provider_and_the_cache(tmp_path: Path, server: ScriptedServer) -> None:
     async def go() -> list[str]:
         async with _orchestrator(tmp_path, server) as orch:
             return [
@@ -145,10 +158,10 @@ def test_chat_uses_the_provider_and_the_cache(tmp_path: Path, server: FakeChatSe
     answers = asyncio.run(go())
     assert answers == ["echo: hi there"] * 4
     # cached once; use_cache=False and other parameters go to the server
-    assert server.requests == 3
+    assert len(server.bodies) == 3
 
 
-def test_cached_answer_is_replayed_as_a_stream(tmp_path: Path, server: FakeChatServer) -> None:
+def test_cached_answer_is_replayed_as_a_stream(tmp_path: Path, server: ScriptedServer) -> None:
     async def go() -> tuple[str, list[str]]:
         async with _orchestrator(tmp_path, server) as orch:
             whole = await orch.chat("stream me please")
@@ -158,10 +171,10 @@ def test_cached_answer_is_replayed_as_a_stream(tmp_path: Path, server: FakeChatS
     whole, chunks = asyncio.run(go())
     assert "".join(chunks) == whole
     assert len(chunks) > 1
-    assert server.requests == 1
+    assert len(server.bodies) == 1
 
 
-def test_stream_is_cached_once_complete(tmp_path: Path, server: FakeChatServer) -> None:
+def test_stream_is_cached_once_complete(tmp_path: Path, server: ScriptedServer) -> None:
     async def go() -> tuple[list[str], str]:
         async with _orchestrator(tmp_path, server) as orch:
             chunks = [c async for c in orch.stream_chat("one two three")]
@@ -170,11 +183,12 @@ def test_stream_is_cached_once_complete(tmp_path: Path, server: FakeChatServer) 
     chunks, whole = asyncio.run(go())
     assert chunks == ["echo:", " one", " two", " three"]
     assert whole == "echo: one two three"
-    assert server.requests == 1
+    assert len(server.bodies) == 1
 
 
-def test_broken_stream_is_not_cached(tmp_path: Path, server: FakeChatServer) -> None:
-    server.break_after = 1
+def test_broken_stream_is_not_cached(tmp_path: Path, server: ScriptedServer) -> None:
+    # Events: the role, "echo:", then the cut.
+    FAULTS.append(ScriptedFault(cut_after=2, then="echo: will it break"))
     received: list[str] = []
 
     async def broken() -> None:
@@ -185,17 +199,16 @@ def test_broken_stream_is_not_cached(tmp_path: Path, server: FakeChatServer) -> 
     with pytest.raises(ProviderError, match="stream broken after 1 chunks"):
         asyncio.run(broken())
     assert received == ["echo:"]
-    server.break_after = None
 
     async def again() -> str:
         async with _orchestrator(tmp_path, server) as orch:
             return await orch.chat("will it break")
 
     assert asyncio.run(again()) == "echo: will it break"
-    assert server.requests == 2
+    assert len(server.bodies) == 2
 
 
-def test_run_lets_the_provider_answer(tmp_path: Path, server: FakeChatServer) -> None:
+def test_run_lets_the_provider_answer(tmp_path: Path, server: ScriptedServer) -> None:
     (tmp_path / "ws").mkdir()
 
     async def go() -> Any:
@@ -211,7 +224,7 @@ def test_run_lets_the_provider_answer(tmp_path: Path, server: FakeChatServer) ->
 
 @pytest.mark.parametrize("fallback", [False, True])
 def test_a_failing_provider_fails_the_run_unless_offline_fallback(
-    tmp_path: Path, server: FakeChatServer, fallback: bool
+    tmp_path: Path, server: ScriptedServer, fallback: bool
 ) -> None:
     (tmp_path / "ws").mkdir()
     settings = Settings(
@@ -229,7 +242,7 @@ def test_a_failing_provider_fails_the_run_unless_offline_fallback(
         async with AgentOrchestrator(settings, plugin_manager=pm) as orch:
             return await orch.run("say something", path=tmp_path / "ws")
 
-    server.fail_next = [500]
+    FAULTS.append(ScriptedFault(status=500))
     result = asyncio.run(go())
     assert any("provider:" in e and "HTTP 500" in e for e in result.errors)
     assert result.ok is fallback
@@ -237,7 +250,7 @@ def test_a_failing_provider_fails_the_run_unless_offline_fallback(
     assert result.mode == ("planner" if fallback else "model")
 
 
-def test_provider_closes_with_the_orchestrator(tmp_path: Path, server: FakeChatServer) -> None:
+def test_provider_closes_with_the_orchestrator(tmp_path: Path, server: ScriptedServer) -> None:
     settings = Settings(cache_dir=tmp_path / "c", data_dir=tmp_path / "d", provider="shout")
     pm = PluginManager(settings, discover=False)
     shout = ShoutPlugin()

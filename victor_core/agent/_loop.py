@@ -298,7 +298,14 @@ class AgentLoop:
             outcome = await self._drive(
                 goal,
                 chosen,
-                offered=_offer(goal, tools, skills, max_tools, self.settings),
+                offered=_offer(
+                    goal,
+                    tools,
+                    skills,
+                    max_tools,
+                    self.settings,
+                    installed=self.services.tools().tools(),
+                ),
                 memories=memories,
                 root=root,
                 emit=emit,
@@ -824,13 +831,20 @@ def _offer(
     skills: Mapping[str, Skill],
     max_tools: int | None,
     settings: Any,
+    *,
+    installed: Sequence[Tool] = (),
 ) -> list[Tool | Skill]:
     """The tools and skills offered to the model: at most ``tool_selection_max_tools``.
 
     The selected tools come first; skills sharing words with the goal take up
-    to a third of the places.
+    to a third of the places. Places the selection leaves free go to the other
+    installed tools, in registry order: the model, not word overlap, decides
+    whether a tool helps (a goal in other words than a tool's description would
+    otherwise be offered nothing).
     """
     limit = int(max_tools or settings.tool_selection_max_tools)
+    picked = {t.name for t in tools}
+    tools = [*tools, *(t for t in installed if t.name not in picked)]
     wanted = _word_roots(goal)
     ranked = sorted(
         skills.values(),

@@ -44,6 +44,7 @@ GROUPS: dict[str, str] = {
     "memory": "victor_core.bench._memory",
     "agent": "victor_core.bench._agent",
     "streaming": "victor_core.bench._streaming",
+    "agent_loop": "victor_core.bench._agent_loop",
     "distributed": "victor_core.bench._distributed",
     "analysis": "victor_core.bench._analysis",
 }

@@ -1,8 +1,9 @@
 """The ``streaming`` benchmark group: perceived latency of streams, and connection reuse.
 
-Against the local chat-completions server of victor-openai-provider
-(:class:`victor_openai_provider.testing.FakeChatServer` on 127.0.0.1), whose
-answers are 24 words produced 4 ms apart, as a model would:
+Against the scripted chat-completions server (:class:`ScriptedServer` of
+``victor_core.testing``, on 127.0.0.1), through the provider the installed
+plugins offer for ``openai-compatible`` (found by entry point, as a run finds
+it), whose answers are 24 words produced 4 ms apart, as a model would:
 
 * **first chunk vs full response**: the time to the first streamed chunk
   against the time to the whole answer, streamed and not (the target: the
@@ -20,7 +21,6 @@ reuse comparison).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import statistics
 import tempfile
 import time
@@ -28,7 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from victor_core.exceptions import BenchmarkError
+from victor_core.exceptions import BenchmarkError, ProviderError
+from victor_core.plugins._manager import PluginManager
+from victor_core.providers._scripted import ScriptedServer
+from victor_core.settings import Settings
 
 DEFAULT_ITERATIONS = 20
 
@@ -38,19 +41,30 @@ _MAX_ITERATIONS = 200
 _MESSAGES = [{"role": "user", "content": "tell me about streaming"}]
 
 
-def _load() -> tuple[Any, Any, Any]:
+def _settings(base_url: str, directory: Path) -> Settings:
+    return Settings(
+        cache_dir=directory / "cache",
+        data_dir=directory / "data",
+        provider="openai-compatible",
+        provider_base_url=base_url,
+        model="bench",
+        local_provider_max_retries=0,
+        local_provider_timeout=30.0,
+    )
+
+
+async def _provider(plugin_manager: PluginManager, settings: Settings) -> Any:
+    """A new provider for ``settings`` from the installed plugins (a factory builds a new one)."""
+    from victor_core.providers._registry import find_provider
+
     try:
-        client = importlib.import_module("victor_openai_provider")
-        testing = importlib.import_module("victor_openai_provider.testing")
-    except ImportError:
+        return await find_provider(plugin_manager, settings)
+    except ProviderError as exc:
         raise BenchmarkError(
-            "the streaming group needs victor-openai-provider: "
-            "pip install plugins/victor-openai-provider",
+            f"the streaming group needs a provider of 'openai-compatible' servers "
+            f"(pip install plugins/victor-openai-provider): {exc}",
             group="streaming",
         ) from None
-    from victor_core.providers._registry import ProviderConfig
-
-    return client.OpenAICompatibleProvider, testing.FakeChatServer, ProviderConfig
 
 
 async def _stream_once(provider: Any) -> tuple[float, float, int]:
@@ -64,20 +78,12 @@ async def _stream_once(provider: Any) -> tuple[float, float, int]:
     return first * 1000.0, (time.perf_counter() - start) * 1000.0, chunks
 
 
-async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
-    provider_cls, server_cls, config_cls = _load()
-    with server_cls() as server:
-        server.answer = " ".join(f"word{i}" for i in range(_WORDS))
-        server.chunk_delay = _CHUNK_DELAY_S
-        config = config_cls(
-            name="openai-compatible",
-            base_url=server.base_url,
-            model="bench",
-            local=True,
-            timeout=30.0,
-            max_retries=0,
-        )
-        provider = provider_cls(config)
+async def _measure(n: int, progress: Callable[[str], None], directory: Path) -> dict[str, Any]:
+    answer = " ".join(f"word{i}" for i in range(_WORDS))
+    with ScriptedServer(lambda messages, tools: answer, chunk_delay=_CHUNK_DELAY_S) as server:
+        settings = _settings(server.base_url, directory)
+        plugin_manager = PluginManager(settings)
+        provider = await _provider(plugin_manager, settings)
         try:
             progress(f"streaming: {n} streams, {_WORDS} chunks each")
             firsts: list[float] = []
@@ -106,14 +112,14 @@ async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
         opened = server.connections
         start = time.perf_counter()
         for _ in range(n):
-            fresh = provider_cls(config)
+            fresh = await _provider(plugin_manager, settings)
             try:
                 await fresh.complete(_MESSAGES)
             finally:
                 await fresh.aclose()
         fresh_ms = (time.perf_counter() - start) * 1000.0 / n
         fresh_connections = server.connections - opened
-        replay_first = await _cached_replay(server.base_url, n, progress)
+        replay_first = await _cached_replay(settings, plugin_manager, n, progress)
     first = statistics.median(firsts)
     full = statistics.median(fulls)
     whole = statistics.median(wholes)
@@ -144,38 +150,28 @@ async def _measure(n: int, progress: Callable[[str], None]) -> dict[str, Any]:
     }
 
 
-async def _cached_replay(base_url: str, n: int, progress: Callable[[str], None]) -> float:
+async def _cached_replay(
+    settings: Settings, plugin_manager: PluginManager, n: int, progress: Callable[[str], None]
+) -> float:
     """Median first-chunk time of ``stream_chat`` answering from the response cache."""
     from victor_core.orchestrator import AgentOrchestrator
-    from victor_core.plugins._manager import PluginManager
-    from victor_core.settings import Settings
 
-    plugin = importlib.import_module("victor_openai_provider.plugin")
     progress(f"streaming: {n} answers replayed from the response cache")
-    with tempfile.TemporaryDirectory(prefix="victor-bench-stream-") as tmp:
-        settings = Settings(
-            cache_dir=Path(tmp) / "cache",
-            data_dir=Path(tmp) / "data",
-            provider="openai-compatible",
-            provider_base_url=base_url,
-            model="bench",
-        )
-        pm = PluginManager(settings, discover=False)
-        pm.register(plugin)
-        firsts: list[float] = []
-        async with AgentOrchestrator(settings, plugin_manager=pm) as orch:
-            await orch.chat("tell me about streaming")  # fills the cache
-            for _ in range(n):
-                start = time.perf_counter()
-                stream: Any = orch.stream_chat("tell me about streaming")
-                async for _chunk in stream:
-                    firsts.append((time.perf_counter() - start) * 1000.0)
-                    break
-                await stream.aclose()
+    firsts: list[float] = []
+    async with AgentOrchestrator(settings, plugin_manager=plugin_manager) as orch:
+        await orch.chat("tell me about streaming")  # fills the cache
+        for _ in range(n):
+            start = time.perf_counter()
+            stream: Any = orch.stream_chat("tell me about streaming")
+            async for _chunk in stream:
+                firsts.append((time.perf_counter() - start) * 1000.0)
+                break
+            await stream.aclose()
     return statistics.median(firsts)
 
 
 def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
     """Measure the group (see the module documentation); ``iterations`` = streams."""
     n = max(3, min(int(iterations), _MAX_ITERATIONS))
-    return asyncio.run(_measure(n, progress))
+    with tempfile.TemporaryDirectory(prefix="victor-bench-stream-") as tmp:
+        return asyncio.run(_measure(n, progress, Path(tmp)))

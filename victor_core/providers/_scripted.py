@@ -259,6 +259,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": {"message": "no such route"}}')
 
     def do_POST(self) -> None:
+        arrived = time.monotonic()
+        try:
+            self._post()
+        finally:
+            owner = self.server.owner
+            with owner._lock:
+                owner.timings.append((arrived, time.monotonic()))
+
+    def _post(self) -> None:
         owner = self.server.owner
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.rstrip("/") != "/v1/chat/completions":
@@ -411,7 +420,9 @@ class ScriptedServer:
 
     Use it as a context manager (``with ScriptedServer([...]) as server:``)
     and point a provider at :attr:`base_url`. ``bodies`` holds every request
-    body received, ``connections`` counts TCP connections.
+    body received, ``connections`` counts TCP connections, and ``timings``
+    has each chat request's ``(arrived, answered)`` times on the
+    :func:`time.monotonic` clock (shared by the processes of one machine).
     """
 
     def __init__(
@@ -427,6 +438,7 @@ class ScriptedServer:
         self.chunk_delay = chunk_delay
         self.argument_piece = argument_piece
         self.bodies: list[dict[str, Any]] = []
+        self.timings: list[tuple[float, float]] = []
         self.connections = 0
         self._lock = threading.Lock()
         self._server: _Server | None = None
