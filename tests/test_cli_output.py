@@ -60,3 +60,13 @@ def test_run_counts_read_as_english(cache_env: Path, capsys: pytest.CaptureFixtu
     assert " 1 steps" not in summary and " 1 waves" not in summary
     assert "step" in summary and "wave" in summary
     assert "1 hits" not in out and "1 misses" not in out
+
+
+def test_unknown_log_format_is_an_invalid_argument() -> None:
+    from victor_core.cli._logging import configure_logging
+    from victor_core.exceptions import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"log format must be one of .*'xml'") as info:
+        configure_logging(fmt="xml")
+    assert isinstance(info.value, ValueError)
+    assert info.value.argument == "fmt" and info.value.value == "xml"

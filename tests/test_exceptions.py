@@ -39,8 +39,6 @@ BUILTIN_EXCEPTIONS = frozenset(
 # this tree, each as (path relative to the package, exception name). An entry
 # whose raise is gone fails test_pending_entries_are_still_needed: remove it then.
 _PENDING: set[tuple[str, str]] = {
-    ("cli/_logging.py", "ValueError"),
-    ("execution/_backend.py", "RuntimeError"),
     ("plugins/_distributions.py", "ValueError"),
 }
 
