@@ -85,7 +85,7 @@ def test_invalidate(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
     doc = _json(capsys, "cache", "invalidate", "tool_selection", "*authentication*", "--json")
     assert doc == {"cache_type": "tool_selection", "pattern": "*authentication*", "removed": 2}
     assert main(["cache", "invalidate", "tool_selection", "*"]) == 0
-    assert "Removed 1 entries matching '*'" in capsys.readouterr().out
+    assert "Removed 1 entry matching '*'" in capsys.readouterr().out
 
 
 def test_clear_one_and_all(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

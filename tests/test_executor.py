@@ -774,3 +774,21 @@ def test_the_one_keyword_check() -> None:
     assert accepts_keyword(tool, "path") and not accepts_keyword(tool, "inputs")
     assert accepts_keyword({"properties": {"x": {}}}, "x")
     assert not accepts_keyword({"properties": {"x": {}}}, "y")
+
+
+def test_a_closed_thread_pool_refuses_work() -> None:
+    import asyncio
+
+    from victor_core.exceptions import PoolClosedError
+    from victor_core.execution._backend import DaemonPool
+
+    pool = DaemonPool(1)
+    pool.close()
+
+    async def submit() -> None:
+        pool.submit(lambda: None)
+
+    with pytest.raises(PoolClosedError, match="the tool thread pool is closed") as info:
+        asyncio.run(submit())
+    assert isinstance(info.value, RuntimeError)
+    assert info.value.pool == "tool threads"

@@ -43,7 +43,7 @@ def test_run_prints_steps_report_and_summary(
     assert "search_code" in out
     assert "Report" in out
     assert "src/mod.py:2" in out
-    assert "Cache: tool selection 0 hits/1 misses" in out
+    assert "Cache: tool selection 0 hits/1 miss," in out
     assert "Time:" in out
     assert "plan: " in err
     assert "ok search_code" in err
@@ -53,7 +53,7 @@ def test_second_run_shows_the_cache(repo: Path, capsys: pytest.CaptureFixture[st
     assert main(["run", "count lines of code", "--path", str(repo)]) == 0
     capsys.readouterr()
     assert main(["run", "count lines of code", "--path", str(repo)]) == 0
-    assert "Cache: tool selection 1 hits/0 misses" in capsys.readouterr().out
+    assert "Cache: tool selection 1 hit/0 misses" in capsys.readouterr().out
 
 
 def test_json_output_is_only_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from victor_core.cli._common import load_settings, print_json, print_table
+from victor_core.cli._common import load_settings, plural, print_json, print_table
 
 _TYPES = "tool_selection, response or embedding"
 
@@ -14,7 +14,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("cache", help="inspect, invalidate and clear the caches")
     sub = parser.add_subparsers(dest="cache_command", metavar="ACTION")
 
-    stats = sub.add_parser("stats", help="entries, hit rates and evictions per cache")
+    stats = sub.add_parser(
+        "stats",
+        help="entries, hit rates and evictions per cache",
+        description=(
+            "With --json the document leads with all_processes (the counts every process "
+            "added to the store), then what is stored now, then this process's own counters "
+            "(hits, misses, hit_rate, miss_rate, evictions), then l1/l2 and by_type."
+        ),
+    )
     stats.add_argument("type", nargs="?", metavar="TYPE", help=f"one cache: {_TYPES}")
     stats.add_argument("--json", action="store_true", help="print JSON only")
     stats.set_defaults(func=_stats)
@@ -54,7 +62,7 @@ def _stats(args: argparse.Namespace) -> int:
     finally:
         manager.close()
     if args.json:
-        print_json({"cache_type": args.type, **stats})
+        print_json({"cache_type": args.type, **_all_processes_first(stats)})
         return 0
     # This process made no lookups: the table shows the totals every process
     # added to the store when it closed its caches, and what is on disk.
@@ -93,6 +101,31 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+# This process's own counters: a fresh `victor cache stats` made no lookups,
+# so they come after the totals of every process.
+_THIS_PROCESS = ("hits", "misses", "hit_rate", "miss_rate", "evictions")
+
+
+def _all_processes_first(stats: dict[str, Any]) -> dict[str, Any]:
+    """``stats`` reordered: ``all_processes`` (what every process counted) first.
+
+    Then what is stored now (``current_size``, ``max_size``, ``expired``),
+    then this process's counters (``hits`` ... ``evictions``), then the rest
+    (``l1``, ``l2``, ``by_type``, each cache reordered the same way). No key
+    is added or dropped.
+    """
+    first = ("enabled", "all_processes", "current_size", "max_size", "expired", *_THIS_PROCESS)
+    doc = {key: stats[key] for key in first if key in stats}
+    for key, value in stats.items():
+        if key in doc:
+            continue
+        if key == "by_type" and isinstance(value, dict):
+            doc[key] = {name: _all_processes_first(one) for name, one in value.items()}
+        else:
+            doc[key] = value
+    return doc
+
+
 def _clear(args: argparse.Namespace) -> int:
     manager = _manager(args)
     try:
@@ -102,7 +135,7 @@ def _clear(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"cache_type": args.type, "removed": removed})
     else:
-        print(f"Removed {removed} entries from {args.type or 'every cache'}.")
+        print(f"Removed {plural(removed, 'entry', 'entries')} from {args.type or 'every cache'}.")
     return 0
 
 
@@ -115,7 +148,10 @@ def _invalidate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"cache_type": args.type, "pattern": args.pattern, "removed": removed})
     else:
-        print(f"Removed {removed} entries matching {args.pattern!r} from {args.type}.")
+        print(
+            f"Removed {plural(removed, 'entry', 'entries')} matching {args.pattern!r} "
+            f"from {args.type}."
+        )
     return 0
 
 
@@ -128,5 +164,5 @@ def _prune(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"removed": removed})
     else:
-        print(f"Removed {removed} expired entries.")
+        print(f"Removed {plural(removed, 'expired entry', 'expired entries')}.")
     return 0

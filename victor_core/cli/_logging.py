@@ -34,12 +34,16 @@ def configure_logging(
         colors: colour the console format (default: when ``stream`` is a terminal).
 
     Raises:
-        ValueError: ``fmt`` is not one of the accepted formats.
+        InvalidArgumentError: ``fmt`` is not one of the accepted formats (a ``ValueError``).
     """
     import structlog
 
+    from victor_core.exceptions import InvalidArgumentError
+
     if fmt is not None and fmt not in _FORMATS:
-        raise ValueError(f"log format must be one of {list(_FORMATS)} (got {fmt!r})")
+        raise InvalidArgumentError(
+            f"log format must be one of {list(_FORMATS)} (got {fmt!r})", argument="fmt", value=fmt
+        )
     out = stream if stream is not None else sys.stderr
     level = _LEVELS[min(max(int(verbosity) + 1, 0), len(_LEVELS) - 1)]
     if fmt is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -17,8 +18,8 @@ from victor_core.agent._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from victor_core.cli._common import print_json, print_table, progress
-from victor_core.exceptions import VictorError
+from victor_core.cli._common import plural, print_json, print_table, progress
+from victor_core.exceptions import ChainError, VictorError
 
 
 def register(subparsers: Any) -> None:
@@ -79,7 +80,9 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="where --profile writes its .pstats file (default: a temporary file)",
     )
-    parser.set_defaults(func=_run)
+    # Providers and tools may log through structlog directly: configure it
+    # before they load, or its default would print their logs on stdout.
+    parser.set_defaults(func=_run, loads_plugins=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -88,14 +91,31 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130)
     except (VictorError, OSError) as exc:
-        return _fail(args, str(exc), 2)
+        return _fail(args, str(exc), 2, **_error_fields(exc))
     except Exception as exc:
         return _fail(args, f"{type(exc).__name__}: {exc}", 1)
 
 
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+_CLOSEST = re.compile(r"closest tools: ([^()]*?)(?: \(left out:|$)")
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """What the JSON document adds to the message: the kind of error, the closest tools."""
+    fields: dict[str, Any] = {"error_type": type(exc).__name__}
+    message = str(exc)
+    if isinstance(exc, ChainError) and message.startswith("no tool fits"):
+        # The planner names the nearest tools in its message; --json lists them.
+        closest = list(exc.steps)
+        if not closest:
+            found = _CLOSEST.search(message)
+            closest = [n.strip() for n in found.group(1).split(",") if n.strip()] if found else []
+        fields.update(status="no_tool_fits", closest_tools=closest)
+    return fields
+
+
+def _fail(args: argparse.Namespace, message: str, code: int, **fields: Any) -> int:
     if args.json or args.stream_json:
-        doc = {"ok": False, "status": "error", "error": message, "goal": args.goal}
+        doc = {"ok": False, "status": "error", "error": message, "goal": args.goal, **fields}
         if args.stream_json:
             doc = {"event": "error", **doc}
         print_json(doc) if args.json else _json_line(doc)
@@ -212,7 +232,7 @@ class _Progress:
                 self._line("plan: nothing to run (no tool or skill fits the goal)")
                 return
             names = ", ".join(s["id"] for s in event.steps)
-            self._line(f"plan: {len(event.steps)} steps: {names}")
+            self._line(f"plan: {plural(len(event.steps), 'step')}: {names}")
         elif isinstance(event, StepStarted):
             self._line(f"  ... {event.id} ({event.step_kind})")
         elif isinstance(event, StepFinished):
@@ -231,7 +251,8 @@ def _print(result: Any, *, streamed: bool = False) -> None:
     waves = plan.get("waves") or []
     print(
         f"{result.goal!r} in {result.path} - persona {result.persona}, "
-        f"planner {meta.get('planner', '?')}, {len(result.steps)} steps in {len(waves)} waves"
+        f"planner {meta.get('planner', '?')}, "
+        f"{plural(len(result.steps), 'step')} in {plural(len(waves), 'wave')}"
     )
     print()
     if result.steps:
@@ -253,7 +274,8 @@ def _print(result: Any, *, streamed: bool = False) -> None:
             print(f"- {_one_line(error, 160)}")
         print()
     cache = ", ".join(
-        f"{name.replace('_', ' ')} {c['hits']} hits/{c['misses']} misses"
+        f"{name.replace('_', ' ')} {plural(c['hits'], 'hit')}/"
+        f"{plural(c['misses'], 'miss', 'misses')}"
         for name, c in result.cache.items()
     )
     print(f"Cache: {cache or 'off'}")
@@ -283,8 +305,10 @@ def _print_model(result: Any, *, streamed: bool) -> None:
     usage = result.usage.to_dict()
     tokens = usage["total_tokens"]
     print(
-        f"Status: {result.status}; {result.turns} turns, {len(result.tool_calls)} tool calls, "
-        f"{tokens if tokens is not None else 'unknown'} tokens, {result.total_ms:.1f} ms"
+        f"Status: {result.status}; {plural(result.turns, 'turn')}, "
+        f"{plural(len(result.tool_calls), 'tool call')}, "
+        f"{plural(tokens, 'token') if tokens is not None else 'unknown tokens'}, "
+        f"{result.total_ms:.1f} ms"
     )
 
 

@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from victor_core.exceptions import SettingsError
+from victor_core.exceptions import PoolClosedError, SettingsError
 from victor_core.models import ToolResult, is_async_callable
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ class DaemonPool:
     def submit(self, func: Callable[..., Any], *args: Any) -> tuple[asyncio.Future[Any], _Job]:
         """Run ``func(*args)`` on a pool thread; an asyncio future of its outcome, and the job."""
         if self._closed:
-            raise RuntimeError("the tool thread pool is closed")
+            raise PoolClosedError("the tool thread pool is closed", pool="tool threads")
         loop = asyncio.get_running_loop()
         job = _Job(loop, loop.create_future(), func, args)
         if not self._idle.acquire(blocking=False):

@@ -7,7 +7,9 @@ from victor_core.metrics._histogram import Histogram as Histogram
 from victor_core.metrics._histogram import Timer as Timer
 from victor_core.metrics._hooks import instrument as instrument
 from victor_core.metrics._profiling import ProfileResult as ProfileResult
+from victor_core.metrics._profiling import add_worker_stats as add_worker_stats
 from victor_core.metrics._profiling import profile as profile
+from victor_core.metrics._profiling import worker_profiling_enabled as worker_profiling_enabled
 from victor_core.metrics._registry import MetricsRegistry as MetricsRegistry
 from victor_core.metrics._types import DEFAULT_BUCKETS as DEFAULT_BUCKETS
 from victor_core.metrics._types import DEFAULT_TIME_BUCKETS as DEFAULT_TIME_BUCKETS
@@ -26,8 +28,10 @@ __all__ = [
     "MetricsRegistry",
     "ProfileResult",
     "Timer",
+    "add_worker_stats",
     "instrument",
     "profile",
     "quantile",
     "to_prometheus",
+    "worker_profiling_enabled",
 ]

@@ -319,7 +319,7 @@ def _compute(
     if workers < 2 or (len(items) <= POOL_MIN_FILES and size <= POOL_MIN_BYTES):
         return [_run_one(func, i[1], options, limits.max_file_bytes) for i in items]
     batches = _batches(items, workers * 4)
-    from victor_core.metrics._profiling import worker_profiling_enabled
+    from victor_core.metrics import worker_profiling_enabled
 
     profiling = worker_profiling_enabled()
     results: list[dict[str, Any]] = [{}] * len(items)
@@ -340,7 +340,7 @@ def _compute(
         for batch, future in zip(batches, futures, strict=True):
             values, stats = future.result()
             if stats is not None:
-                from victor_core.metrics._profiling import add_worker_stats
+                from victor_core.metrics import add_worker_stats
 
                 add_worker_stats(stats)
             for item, value in zip(batch, values, strict=True):
