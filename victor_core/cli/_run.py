@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from victor_core.agent._events import (
-    AgentEvent,
-    PlanReady,
-    RunFinished,
-    StepFinished,
-    StepStarted,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-)
-from victor_core.cli._common import print_json, print_table, progress
+from victor_core.cli._common import plural, print_json, print_table, progress
 from victor_core.exceptions import VictorError
+
+if TYPE_CHECKING:
+    from victor_core.agent._events import AgentEvent
 
 
 def register(subparsers: Any) -> None:
@@ -187,6 +180,17 @@ class _Progress:
         progress(message)
 
     def __call__(self, event: AgentEvent) -> None:
+        # Imported here: every other command parses with this module loaded.
+        from victor_core.agent._events import (
+            PlanReady,
+            RunFinished,
+            StepFinished,
+            StepStarted,
+            TextDelta,
+            ToolCallFinished,
+            ToolCallStarted,
+        )
+
         if self.json_lines:
             _json_line(event.to_dict())
             return
@@ -212,7 +216,7 @@ class _Progress:
                 self._line("plan: nothing to run (no tool or skill fits the goal)")
                 return
             names = ", ".join(s["id"] for s in event.steps)
-            self._line(f"plan: {len(event.steps)} steps: {names}")
+            self._line(f"plan: {plural(len(event.steps), 'step')}: {names}")
         elif isinstance(event, StepStarted):
             self._line(f"  ... {event.id} ({event.step_kind})")
         elif isinstance(event, StepFinished):
@@ -231,7 +235,8 @@ def _print(result: Any, *, streamed: bool = False) -> None:
     waves = plan.get("waves") or []
     print(
         f"{result.goal!r} in {result.path} - persona {result.persona}, "
-        f"planner {meta.get('planner', '?')}, {len(result.steps)} steps in {len(waves)} waves"
+        f"planner {meta.get('planner', '?')}, "
+        f"{plural(len(result.steps), 'step')} in {plural(len(waves), 'wave')}"
     )
     print()
     if result.steps:
@@ -283,7 +288,8 @@ def _print_model(result: Any, *, streamed: bool) -> None:
     usage = result.usage.to_dict()
     tokens = usage["total_tokens"]
     print(
-        f"Status: {result.status}; {result.turns} turns, {len(result.tool_calls)} tool calls, "
+        f"Status: {result.status}; {plural(result.turns, 'turn')}, "
+        f"{plural(len(result.tool_calls), 'tool call')}, "
         f"{tokens if tokens is not None else 'unknown'} tokens, {result.total_ms:.1f} ms"
     )
 
