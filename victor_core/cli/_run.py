@@ -6,20 +6,13 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from victor_core.agent._events import (
-    AgentEvent,
-    PlanReady,
-    RunFinished,
-    StepFinished,
-    StepStarted,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-)
 from victor_core.cli._common import plural, print_json, print_table, progress
 from victor_core.exceptions import ChainError, VictorError
+
+if TYPE_CHECKING:
+    from victor_core.agent._events import AgentEvent
 
 
 def register(subparsers: Any) -> None:
@@ -207,6 +200,17 @@ class _Progress:
         progress(message)
 
     def __call__(self, event: AgentEvent) -> None:
+        # Imported here: every other command parses with this module loaded.
+        from victor_core.agent._events import (
+            PlanReady,
+            RunFinished,
+            StepFinished,
+            StepStarted,
+            TextDelta,
+            ToolCallFinished,
+            ToolCallStarted,
+        )
+
         if self.json_lines:
             _json_line(event.to_dict())
             return
