@@ -162,26 +162,10 @@ def discover_settings(
                 sources["disabled_plugins"] = SettingSource("option")
         for item in caught:
             warn(str(item.message))
-        if disable:
-            _warn_unknown_plugins(settings, disable)
         cached = (settings, sources)
         args._victor_settings = cached
     settings, sources = cached
     return (settings.evolve(**overrides) if overrides else settings), sources
-
-
-def _warn_unknown_plugins(settings: Settings, names: Sequence[str]) -> None:
-    import difflib
-
-    from victor_core.plugins._manager import PluginManager
-
-    known = {p.name for p in PluginManager(settings).list_plugins()}
-    for name in names:
-        if name in known:
-            continue
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "; see `victor plugins list`"
-        warn(f"--disable {name}: no installed plugin has this entry-point name{hint}")
 
 
 def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
