@@ -65,7 +65,9 @@ def configure_logging(
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=cast(TextIO, out if stream is not None else _CurrentStderr())
+        ),
         cache_logger_on_first_use=False,
     )
     from victor_core import _log
@@ -78,3 +80,18 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write.
+
+    A logger configured once keeps working when stderr is replaced later (a
+    test runner's capture, a redirected stream) instead of writing to a
+    stream that may be closed by then.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()

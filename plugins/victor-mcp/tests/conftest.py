@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,15 @@ import pytest
 from victor_core import Settings
 
 DEMO = Path(__file__).with_name("demo_server.py")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Undo the logging configuration ``main()`` makes, for the tests that run after."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True)
