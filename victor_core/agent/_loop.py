@@ -51,7 +51,7 @@ from victor_core.exceptions import (
     SettingsError,
     VictorError,
 )
-from victor_core.models import Persona, Plan, PlanStep, Skill, ToolResult
+from victor_core.models import Persona, Plan, PlanStep, Skill, ToolResult, accepts_keyword
 from victor_core.plugins._manager import flatten_results
 from victor_core.providers._types import Usage
 
@@ -510,7 +510,7 @@ class AgentLoop:
                 else:
                     tool = registry.get(step.action)
                     params = _with_workspace(dict(step.params), tool, root)
-                    if inputs and _accepts(tool, "inputs"):
+                    if inputs and accepts_keyword(tool, "inputs"):
                         params["inputs"] = dict(inputs)
                     result = await executor.execute(step.action, **params)
             except VictorError as exc:
@@ -884,19 +884,9 @@ def _workspace(path: str | Path | None) -> Path:
     return root.resolve()
 
 
-def _accepts(target: Any, name: str) -> bool:
-    """Whether a tool (its schema) or a callable takes the keyword ``name``."""
-    schema = getattr(target, "parameters", None)
-    if not isinstance(schema, Mapping):
-        from victor_core.models import signature_schema
-
-        schema = signature_schema(target)
-    return name in (schema.get("properties") or {}) or bool(schema.get("additionalProperties"))
-
-
 def _with_workspace(params: dict[str, Any], target: Any, root: Path) -> dict[str, Any]:
     """``params`` with ``path`` set to the workspace when the tool or skill takes one."""
-    if "path" not in params and _accepts(target, "path"):
+    if "path" not in params and accepts_keyword(target, "path"):
         params["path"] = str(root)
     return params
 
