@@ -477,7 +477,11 @@ class AgentLoop:
         plan: Plan = await self.services.planning().plan_for_goal(goal, context)
         if not plan.steps and plan.metadata.get("no_tool_fits"):
             # The planner found nothing the goal asks for: say so, run nothing.
-            raise ChainError(str(plan.metadata.get("error") or f"no tool fits the goal {goal!r}"))
+            closest = plan.metadata.get("closest") or ()
+            raise ChainError(
+                str(plan.metadata.get("error") or f"no tool fits the goal {goal!r}"),
+                steps=tuple(str(name) for name in closest),
+            )
         if not plan.steps:
             plan = _fallback_plan(goal, tools)
         plan.waves()  # a cycle or dangling dependency is a clear ChainError
