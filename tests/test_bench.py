@@ -250,3 +250,10 @@ def test_bench_package_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert tuple(GROUPS) == bench.DEFAULT_GROUPS
+
+
+def test_the_command_line_lists_every_group() -> None:
+    from victor_core.bench import GROUPS
+    from victor_core.cli._bench import GROUP_NAMES
+
+    assert list(GROUP_NAMES) == list(GROUPS)
