@@ -7,7 +7,6 @@ from typing import Any
 
 from victor_core.cli._common import print_json, print_table, progress
 
-
 #: The groups of :data:`victor_core.bench.GROUPS`, spelled out so that building
 #: the parser does not import the benchmarks (a test keeps the two equal).
 GROUP_NAMES = (
