@@ -90,7 +90,7 @@ def test_generates_a_complete_project(tmp_path: Path, family: str) -> None:
     for path in target.rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8")
-            assert not re.search(r"\$\{?[a-z_]+\}?", text.replace("$VICTOR_CORE", "")), path
+            assert not re.search(r"\$\{?[a-z_]+\}?", text.replace("$VICTOR_CORE_SPEC", "")), path
 
 
 def test_tox_ini_runs_py310_to_py313_with_victor_core_factors(tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_tox_ini_runs_py310_to_py313_with_victor_core_factors(tmp_path: Path) ->
     deps = parser["testenv"]["deps"]
     assert "victormin: victor-core==" in deps
     assert "victorlatest: victor-core" in deps
-    assert "{env:VICTOR_CORE:" in deps
+    assert "{env:VICTOR_CORE_SPEC:victor-core" in deps
     assert "pytest {posargs}" in parser["testenv"]["commands"]
 
 
@@ -145,51 +145,24 @@ def test_creates_missing_parent_folders(tmp_path: Path) -> None:
 # -- where the generated tox.ini installs victor-core from ------------------------------------
 
 
-class _FakeDist:
-    def __init__(self, direct_url: str | None) -> None:
-        self._text = direct_url
+def test_tox_ini_holds_no_path_of_this_machine(tmp_path: Path) -> None:
+    # victor-core is installed here from a local checkout: the generated
+    # tox.ini must still name a requirement, not that folder.
+    import configparser
 
-    def read_text(self, name: str) -> str | None:
-        return self._text if name == "direct_url.json" else None
-
-
-@pytest.mark.parametrize(
-    ("kind", "expected"),
-    [
-        ("checkout", "path"),
-        ("wheel", "path"),
-        ("index", "req"),
-        ("corrupt", "req"),
-        ("gone", "req"),
-        ("remote", "req"),
-    ],
-)
-def test_tox_default_points_at_a_local_victor_core(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, expected: str
-) -> None:
-    import importlib.metadata
-
-    from victor_core import scaffold
-
-    checkout = tmp_path / "victor-core"
-    checkout.mkdir()
-    (checkout / "pyproject.toml").write_text("[project]\n", encoding="utf-8")
-    wheel = tmp_path / "victor_core-0.1.0-py3-none-any.whl"
-    wheel.write_bytes(b"")
-    texts = {
-        "checkout": json.dumps({"url": checkout.as_uri(), "dir_info": {"editable": True}}),
-        "wheel": json.dumps({"url": wheel.as_uri(), "archive_info": {}}),
-        "index": None,
-        "corrupt": "{not json",
-        "gone": json.dumps({"url": (tmp_path / "missing").as_uri(), "dir_info": {}}),
-        "remote": json.dumps({"url": "https://example.org/v.whl", "archive_info": {}}),
-    }
-    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _FakeDist(texts[kind]))
-    source = scaffold._core_source("victor-core>=0.1")
-    if expected == "path":
-        assert source == str(checkout if kind == "checkout" else wheel)
-    else:
-        assert source == "victor-core>=0.1"
+    target = create_plugin("victor-portable", directory=tmp_path)
+    text = (target / "tox.ini").read_text(encoding="utf-8")
+    assert str(ROOT) not in text
+    assert str(Path.home()) not in text
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    deps = [line.strip() for line in parser["testenv"]["deps"].splitlines() if line.strip()]
+    default = next(d for d in deps if d.startswith("!victormin-!victorlatest:"))
+    spec = default.split(":", 1)[1].strip()
+    assert spec.startswith("{env:VICTOR_CORE_SPEC:victor-core") and spec.endswith("}")
+    for dep in deps:
+        value = dep.split(":", 1)[1] if ":" in dep and not dep.startswith("{") else dep
+        assert not Path(value.strip().strip("{}")).is_absolute(), dep
 
 
 # -- loading the generated plugin through real entry points -------------------------------
@@ -571,6 +544,6 @@ def test_generated_project_passes_under_tox(fresh_venv: Path, tmp_path: Path) ->
     proc = _run(
         [str(python), "-m", "tox", "-e", env_name, "--", "-q", "-p", "no:cacheprovider"],
         cwd=project,
-        env={"VICTOR_CORE": str(ROOT)},
+        env={"VICTOR_CORE_SPEC": str(ROOT)},
     )
     assert f"{env_name}: OK" in proc.stdout + proc.stderr

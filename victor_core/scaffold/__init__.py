@@ -152,46 +152,6 @@ def _core_versions() -> tuple[str, str]:
     return __version__, f"victor-core>={match.group(1)}.{match.group(2)}"
 
 
-def _core_source(requirement: str) -> str:
-    """What tox installs victor-core from when ``VICTOR_CORE`` is not set.
-
-    See :func:`_local_source`.
-    """
-    return _local_source("victor-core", requirement)
-
-
-def _local_source(dist_name: str, requirement: str) -> str:
-    """Where tox should install ``dist_name`` from.
-
-    A distribution installed from a local folder (a checkout, ``pip install
-    -e``) or a local wheel may not be on the package index: point at that
-    folder or wheel, so that the new project's ``tox`` run works on this
-    machine as generated. Otherwise the requirement itself.
-    """
-    import json
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        text = distribution(dist_name).read_text("direct_url.json")
-    except PackageNotFoundError:
-        return requirement
-    if not text:
-        return requirement
-    try:
-        url = json.loads(text).get("url", "")
-    except (ValueError, AttributeError):
-        return requirement
-    if isinstance(url, str) and url.startswith("file://"):
-        from urllib.parse import unquote, urlparse
-
-        path = Path(unquote(urlparse(url).path))
-        if path.is_dir() and (path / "pyproject.toml").is_file():
-            return str(path)
-        if path.suffix == ".whl" and path.is_file():
-            return str(path)
-    return requirement
-
-
 def _family_error(family: str) -> ScaffoldError:
     from victor_core.scaffold._custom import installed_families
 
@@ -236,7 +196,7 @@ def _family_values(family: str) -> tuple[dict[str, str], str]:
         "hook_names": ", ".join(repr(n) for n in names),
         "owner_dist": owner,
         "owner_module": found.module,
-        "extra_deps": "\n    " + _local_source(owner, owner) if found.dist_name else "",
+        "extra_deps": "\n    " + owner if found.dist_name else "",
         "owner_deps": f", {_toml_string(owner)}" if found.dist_name else "",
     }, "custom"
 
@@ -301,7 +261,6 @@ def create_plugin(
         "core_version": version,
         "core_requirement": requirement,
         "core_requirement_toml": _toml_string(requirement),
-        "core_source": _core_source(requirement),
         "underline": "=" * len(name),
         **family_values,
     }
