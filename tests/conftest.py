@@ -38,7 +38,11 @@ def _reset_logging() -> Iterator[None]:
     yield
     import structlog
 
+    from victor_core import _log
+
     structlog.reset_defaults()
+    _log.level = 30  # what -v lowered: nobody listens to info any more
+    _log.configure_on_first_use(None)
 
 
 @pytest.fixture

@@ -49,6 +49,25 @@ def test_run_prints_steps_report_and_summary(
     assert "ok search_code" in err
 
 
+def test_verbose_shows_plugins_loaded_and_tools_selected(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["--log-format", "json", "-v", "run", "find TODO comments", "--path", str(repo)]) == 0
+    )
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    loaded = [e for e in events if e["event"] == "plugin_loaded"]
+    assert {"workspace", "planner"} <= {e["plugin"] for e in loaded}
+    assert all(e["import_ms"] >= 0 for e in loaded)
+    selected = next(e for e in events if e["event"] == "tools_selected")
+    name, score = selected["tools"][0]
+    assert name == "search_code" and score > 0 and selected["cached"] is False
+    # Without -v none of it: warnings and errors only.
+    assert main(["--log-format", "json", "run", "find TODO comments", "--path", str(repo)]) == 0
+    quiet = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert not [e for e in quiet if e["event"] in ("plugin_loaded", "tools_selected")]
+
+
 def test_second_run_shows_the_cache(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "count lines of code", "--path", str(repo)]) == 0
     capsys.readouterr()

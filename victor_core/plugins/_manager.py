@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from pluggy import HookCaller
 
+from victor_core import _log
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
 from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
@@ -491,6 +492,9 @@ class PluginManager(pluggy.PluginManager):
         status.error = None
         status.import_time_s = elapsed
         status.plugin_name = plugin_name
+        _log.info(
+            "plugin_loaded", plugin=plugin_name, family=family, import_ms=round(elapsed * 1e3, 2)
+        )
 
     def _fail(self, family: str, name: str, value: str, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"

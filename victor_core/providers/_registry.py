@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from victor_core import _log
 from victor_core.exceptions import ProviderError
 from victor_core.plugins._manager import flatten_results
 from victor_core.providers._types import ModelReply, ToolCallingProvider, Usage
@@ -419,6 +420,11 @@ class Responder:
                 except (KeyError, TypeError, ValueError):
                     cached = None
                 if cached is not None:
+                    _log.info(
+                        "model_reply_cached",
+                        provider=self.settings.provider,
+                        tool_calls=len(cached.tool_calls),
+                    )
                     if stream and cached.text:
                         for chunk in replay_chunks(cached.text):
                             yield chunk

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from victor_core import _log
 from victor_core.exceptions import ArgumentTypeError, SettingsError
 from victor_core.models import Persona, Tool
 from victor_core.selection._embedding import STOP_WORDS, HashingEmbedder, stem, tokenize
@@ -304,9 +305,12 @@ class ToolSelector:
             entry = cache.get(key) if key is not None else None
             hit = self._from_entry(entry, index, limit)
             if hit is not None:
+                _log.info("tools_selected", tools=[t.name for t in hit], cached=True)
                 return hit
         task_type = task_type_of(query, ctx)
         names, complete = self._rank(index, query, ctx, task_type, limit)
+        if _log.level <= 20:
+            self._log_selection(index, query, ctx, task_type, names)
         if cache is not None and key is not None:
             cache.set(
                 key,
@@ -319,6 +323,21 @@ class ToolSelector:
                 },
             )
         return [index.by_name[name] for name in names]
+
+    def _log_selection(
+        self, index: Any, query: str, ctx: Any, task_type: str, names: list[str]
+    ) -> None:
+        # Only with ``victor -v``: the scores are computed once more, for the log.
+        scores = {
+            index.tools[i].name: round(score, 3)
+            for i, score in self._scores(index, query, ctx, task_type).items()
+        }
+        _log.info(
+            "tools_selected",
+            tools=[(name, scores.get(name)) for name in names],
+            task_type=task_type,
+            cached=False,
+        )
 
     def rank(
         self, query: str, context: Mapping[str, Any] | None = None
