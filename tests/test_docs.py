@@ -85,7 +85,7 @@ def _defines_tests(code: str) -> bool:
 
 # Pages whose examples are still being rewritten (top-level ``await`` run in-process);
 # shrink this, never grow it.
-_PENDING_SCRIPT_PAGES = {"agent.md"}
+_PENDING_SCRIPT_PAGES: set[str] = set()
 
 
 class Sandbox(NamedTuple):
