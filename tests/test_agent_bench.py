@@ -69,6 +69,7 @@ def test_agent_loop_group(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "ratios" not in result or "overhead_over_fastest_peer" not in result["ratios"]
     else:
         assert plain["one_tool_ms"] >= 100
+        assert set(plain["versions"]) == {"openai"}
         assert result["details"]["fastest_peer"]["overhead_ms"] == "openai-plain"
         assert result["ratios"]["overhead_over_fastest_peer"] > 0
 

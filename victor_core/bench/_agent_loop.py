@@ -17,6 +17,8 @@ settings, found by entry point), and each installed peer in its own child:
   ``PYTHONDONTWRITEBYTECODE`` is unset);
 * **RSS**: the child's resident memory after one run (MB).
 
+Each measured peer also reports the ``versions`` of its distributions.
+
 Peers, measured when installed (``pip install victor-core[bench]``), each
 exactly like the others: a plain loop on the ``openai`` SDK (a thread pool for
 the tools, as one would write it), pydantic-ai (an OpenAI chat model on the
@@ -515,7 +517,21 @@ def _peer(server: ScriptedServer, name: str, runs: int, progress: Callable[[str]
         )
     except (BenchmarkError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
         return {"error": str(exc)}
-    return figures
+    return {**figures, "versions": _versions(spec)}
+
+
+def _versions(spec: str) -> dict[str, str]:
+    """The installed version of each distribution in a pip ``spec`` (metadata only, no import)."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for requirement in spec.split():
+        dist = requirement.split("[", 1)[0]
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "unknown"
+    return found
 
 
 def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
