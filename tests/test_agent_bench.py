@@ -42,8 +42,15 @@ def test_agent_loop_script() -> None:
     assert isinstance(script(answered, []), str)
 
 
-def test_agent_loop_group() -> None:
+def test_agent_loop_group(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("victor_openai_provider")
+    from victor_core.bench import _agent_loop
+
+    peers = {
+        "openai-plain": _agent_loop.PEERS["openai-plain"],
+        "absent": (("victor_bench_absent_peer",), "victor-bench-absent-peer"),
+    }
+    monkeypatch.setattr(_agent_loop, "PEERS", peers)
     result = run_benchmark("agent_loop", 3)
     victor = result["details"]["victor-core"]
     assert result["latency_ms"] == victor["overhead_ms"]
@@ -52,5 +59,50 @@ def test_agent_loop_group() -> None:
     assert victor["first_token_ms"] > 0
     assert victor["startup_ms"] > 0
     assert victor["rss_mb"] > 0
-    for peer, figures in result["details"]["peers"].items():
-        assert isinstance(figures, str) or figures["one_tool_ms"] >= 100, peer
+    reported = result["details"]["peers"]
+    assert set(reported) == {"openai-plain", "absent"}
+    assert reported["absent"] == {
+        "skipped": "victor_bench_absent_peer not installed (pip install victor-bench-absent-peer)"
+    }
+    plain = reported["openai-plain"]
+    if "skipped" in plain:
+        assert "ratios" not in result or "overhead_over_fastest_peer" not in result["ratios"]
+    else:
+        assert plain["one_tool_ms"] >= 100
+        assert set(plain["versions"]) == {"openai"}
+        assert result["details"]["fastest_peer"]["overhead_ms"] == "openai-plain"
+        assert result["ratios"]["overhead_over_fastest_peer"] > 0
+
+
+def test_agent_loop_peer_skipped_when_not_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _agent_loop
+    from victor_core.testing import ScriptedServer
+
+    monkeypatch.setitem(_agent_loop.PEERS, "absent", (("openai", "victor_bench_absent"), "x y"))
+    with ScriptedServer(_agent_loop.script) as server:
+        got = _agent_loop._peer(server, "absent", 3, lambda _: None)
+    assert got == {"skipped": "victor_bench_absent not installed (pip install x y)"}
+    assert server.timings == []  # nothing was started
+
+
+def test_agent_loop_peer_failure_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _agent_loop
+    from victor_core.testing import ScriptedServer
+
+    monkeypatch.setitem(_agent_loop.PEERS, "broken", (("json",), "json"))
+    monkeypatch.setitem(_agent_loop._PEER_SCRIPTS, "broken", "raise SystemExit('no model here')")
+    with ScriptedServer(_agent_loop.script) as server:
+        got = _agent_loop._peer(server, "broken", 3, lambda _: None)
+    assert got == {"error": "agent_loop: broken exited with 1: no model here"}
+
+
+def test_agent_loop_peer_without_figures_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _agent_loop
+    from victor_core.testing import ScriptedServer
+
+    monkeypatch.setitem(_agent_loop.PEERS, "silent", (("json",), "json"))
+    monkeypatch.setitem(_agent_loop._PEER_SCRIPTS, "silent", "print('not json')")
+    with ScriptedServer(_agent_loop.script) as server:
+        got = _agent_loop._peer(server, "silent", 3, lambda _: None)
+    assert set(got) == {"error"}
+    assert "Expecting value" in got["error"]

@@ -17,9 +17,18 @@ settings, found by entry point), and each installed peer in its own child:
   ``PYTHONDONTWRITEBYTECODE`` is unset);
 * **RSS**: the child's resident memory after one run (MB).
 
-Peers, measured when installed (``pip install victor-core[bench]``): a plain
-loop on the ``openai`` SDK (a thread pool for the tools, as one would write
-it). ``iterations`` is the number of runs of each kind.
+Each measured peer also reports the ``versions`` of its distributions.
+
+Peers, measured when installed (``pip install victor-core[bench]``), each
+exactly like the others: a plain loop on the ``openai`` SDK (a thread pool for
+the tools, as one would write it), pydantic-ai (an OpenAI chat model on the
+server's base URL), the OpenAI Agents SDK (a chat-completions model on an
+``openai`` client, tracing off) and LangGraph (the prebuilt ReAct agent on
+langchain-openai's ``ChatOpenAI``). A peer that is not installed is reported
+as ``{"skipped": reason}``, one that fails as ``{"error": message}``; the
+others are measured all the same. The peers' scripts are strings run in child
+interpreters, so nothing here imports them. ``iterations`` is the number of
+runs of each kind.
 """
 
 from __future__ import annotations
@@ -43,8 +52,13 @@ DEFAULT_ITERATIONS = 10
 _MAX_ITERATIONS = 200
 _ANSWER = "All the tools ran and the work is done, with nothing left to report."
 
-#: Peer name -> the module that must be importable for it to be measured.
-PEERS: dict[str, str] = {"openai-plain": "openai"}
+#: Peer name -> (the modules that must be importable for it to be measured, the pip spec).
+PEERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "openai-plain": (("openai",), "openai"),
+    "pydantic-ai": (("pydantic_ai", "openai"), "pydantic-ai-slim[openai]"),
+    "openai-agents": (("agents", "openai"), "openai-agents"),
+    "langgraph": (("langgraph", "langchain_openai"), "langgraph langchain-openai"),
+}
 
 
 def script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
@@ -218,6 +232,182 @@ print(json.dumps(out))
 """
 
 
+# The asyncio peers share one harness: the framework part defines ``run(goal, stream)``
+# (returning the milliseconds to the first streamed text, or None) on the tools
+# ``noop`` and ``sleep100``, which call ``_noop``/``_sleep`` below so the harness
+# can check that every tool call ran.
+_PEER_HEAD = r"""
+import asyncio, json, resource, sys, time
+
+base_url, runs, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+CALLS = []
+SYSTEM = "You are a helpful assistant."
+
+
+def _noop(n):
+    CALLS.append(n)
+    return n
+
+
+async def _sleep(n):
+    await asyncio.sleep(0.1)
+    CALLS.append(n)
+    return n
+"""
+
+_PEER_TAIL = r"""
+
+async def main():
+    if mode == "startup":
+        await run("answer start-up", False)
+        return None
+    out = {}
+    await run("answer warm-up", False)
+    for phase, per_run in (("noop8", 8), ("sleep8", 8), ("sleep1", 1)):
+        CALLS.clear()
+        start = time.monotonic()
+        for i in range(runs):
+            await run(f"{phase} {i}", False)
+        out[phase] = {"start": start, "end": time.monotonic(), "runs": runs}
+        if len(CALLS) != per_run * runs:
+            raise SystemExit(f"{phase}: {len(CALLS)} tool calls ran, {per_run * runs} expected")
+    out["first_token_ms"] = [await run(f"answer {i}", True) for i in range(runs)]
+    if None in out["first_token_ms"]:
+        raise SystemExit("a streamed run produced no text")
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+result = asyncio.run(main())
+if result is not None:
+    print(json.dumps(result))
+"""
+
+_PYDANTIC_AI = r"""
+from openai import AsyncOpenAI
+from pydantic_ai import Agent
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+
+client = AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+model = OpenAIChatModel("bench", provider=OpenAIProvider(openai_client=client))
+agent = Agent(model, system_prompt=SYSTEM)
+
+
+@agent.tool_plain
+def noop(n: int) -> int:
+    "Does nothing."
+    return _noop(n)
+
+
+@agent.tool_plain
+async def sleep100(n: int) -> int:
+    "Sleeps 100 ms."
+    return await _sleep(n)
+
+
+async def run(goal, stream):
+    if not stream:
+        await agent.run(goal)
+        return None
+    start, first = time.monotonic(), None
+    async with agent.run_stream(goal) as result:
+        async for _ in result.stream_text(delta=True):
+            if first is None:
+                first = (time.monotonic() - start) * 1000.0
+    return first
+"""
+
+_OPENAI_AGENTS = r"""
+from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
+from openai import AsyncOpenAI
+from openai.types.responses import ResponseTextDeltaEvent
+
+set_tracing_disabled(True)
+client = AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+
+
+@function_tool
+def noop(n: int) -> int:
+    "Does nothing."
+    return _noop(n)
+
+
+@function_tool
+async def sleep100(n: int) -> int:
+    "Sleeps 100 ms."
+    return await _sleep(n)
+
+
+agent = Agent(
+    name="bench", instructions=SYSTEM, tools=[noop, sleep100],
+    model=OpenAIChatCompletionsModel(model="bench", openai_client=client),
+)
+
+
+async def run(goal, stream):
+    if not stream:
+        await Runner.run(agent, goal)
+        return None
+    start, first = time.monotonic(), None
+    result = Runner.run_streamed(agent, goal)
+    async for event in result.stream_events():
+        if (first is None and event.type == "raw_response_event"
+                and isinstance(event.data, ResponseTextDeltaEvent) and event.data.delta):
+            first = (time.monotonic() - start) * 1000.0
+    return first
+"""
+
+_LANGGRAPH = r"""
+import warnings
+
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.prebuilt import create_react_agent
+
+
+@tool
+def noop(n: int) -> int:
+    "Does nothing."
+    return _noop(n)
+
+
+@tool
+async def sleep100(n: int) -> int:
+    "Sleeps 100 ms."
+    return await _sleep(n)
+
+
+llm = ChatOpenAI(model="bench", base_url=base_url, api_key="bench", max_retries=0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    graph = create_react_agent(llm, [noop, sleep100], prompt=SYSTEM)
+
+
+async def run(goal, stream):
+    state = {"messages": [("user", goal)]}
+    if not stream:
+        await graph.ainvoke(state)
+        return None
+    start, first = time.monotonic(), None
+    async for chunk, _ in graph.astream(state, stream_mode="messages"):
+        if first is None and getattr(chunk, "content", None):
+            first = (time.monotonic() - start) * 1000.0
+    return first
+"""
+
+#: Peer name -> the script its child runs (argv: base URL, runs, "measure" or "startup").
+_PEER_SCRIPTS: dict[str, str] = {
+    "openai-plain": _OPENAI_CHILD,
+    "pydantic-ai": _PEER_HEAD + _PYDANTIC_AI + _PEER_TAIL,
+    "openai-agents": _PEER_HEAD + _OPENAI_AGENTS + _PEER_TAIL,
+    "langgraph": _PEER_HEAD + _LANGGRAPH + _PEER_TAIL,
+}
+
+
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(extra or {})
@@ -308,17 +498,40 @@ def _victor(
     return figures
 
 
-def _openai_plain(
-    server: ScriptedServer, runs: int, progress: Callable[[str], None]
-) -> dict[str, float]:
-    progress(f"a plain loop on the openai SDK, {runs} runs of each kind")
-    argv = [sys.executable, "-c", _OPENAI_CHILD, server.base_url, str(runs), "measure"]
-    figures = _figures(server, json.loads(_child(argv, _env(), "openai-plain").splitlines()[-1]))
-    argv[-1] = "startup"
-    figures["startup_ms"] = statistics.median(
-        [_startup(server, argv, _env(), "openai-plain start-up") for _ in range(3)]
-    )
-    return figures
+def _peer(server: ScriptedServer, name: str, runs: int, progress: Callable[[str], None]) -> Any:
+    """One peer's figures, ``{"skipped": reason}`` or ``{"error": message}``."""
+    modules, spec = PEERS[name]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return {"skipped": f"{', '.join(missing)} not installed (pip install {spec})"}
+    progress(f"{name}, {runs} runs of each kind")
+    argv = [sys.executable, "-c", _PEER_SCRIPTS[name], server.base_url, str(runs), "measure"]
+    try:
+        lines = _child(argv, _env(), name).strip().splitlines()
+        if not lines:
+            raise BenchmarkError(f"agent_loop: {name} printed no figures", group="agent_loop")
+        figures = _figures(server, json.loads(lines[-1]))
+        argv[-1] = "startup"
+        figures["startup_ms"] = statistics.median(
+            [_startup(server, argv, _env(), f"{name} start-up") for _ in range(3)]
+        )
+    except (BenchmarkError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
+        return {"error": str(exc)}
+    return {**figures, "versions": _versions(spec)}
+
+
+def _versions(spec: str) -> dict[str, str]:
+    """The installed version of each distribution in a pip ``spec`` (metadata only, no import)."""
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for requirement in spec.split():
+        dist = requirement.split("[", 1)[0]
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "unknown"
+    return found
 
 
 def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -330,23 +543,28 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
     ):
         victor = _victor(server, runs, Path(tmp), progress)
         peers: dict[str, Any] = {}
-        for peer, module in PEERS.items():
-            if importlib.util.find_spec(module) is None:
-                peers[peer] = f"not installed (pip install {module})"
-                continue
-            peers[peer] = _openai_plain(server, runs, progress)
-    measured = {name: f for name, f in peers.items() if isinstance(f, dict)}
+        for name in PEERS:
+            peers[name] = _peer(server, name, runs, progress)
+    measured = {name: f for name, f in peers.items() if "overhead_ms" in f}
     ratios: dict[str, Any] = {"eight_tools_over_one": victor["eight_over_one"]}
+    fastest_peer: dict[str, str] = {}
     for key in ("overhead_ms", "first_token_ms", "startup_ms", "rss_mb"):
         if measured:
-            fastest = min(f[key] for f in measured.values())
+            name = min(measured, key=lambda peer: float(measured[peer][key]))
+            fastest = measured[name][key]
+            fastest_peer[key] = name
             ratios[f"{key.rsplit('_', 1)[0]}_over_fastest_peer"] = (
-                victor[key] / fastest if fastest else None
+                victor[key] / fastest if fastest > 0 else None
             )
     return {
         "latency_ms": victor["overhead_ms"],
         "throughput": 1000.0 / victor["eight_tools_ms"] if victor["eight_tools_ms"] else None,
         "hit_rate": None,
         "ratios": ratios,
-        "details": {"runs": runs, "victor-core": victor, "peers": peers},
+        "details": {
+            "runs": runs,
+            "victor-core": victor,
+            "peers": peers,
+            "fastest_peer": fastest_peer,
+        },
     }
