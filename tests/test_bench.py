@@ -284,3 +284,14 @@ def test_startup_cli_failure_is_a_benchmark_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(_startup, "CLI_COMMANDS", {"bogus": ("plugins", "show", "no-such")})
     with pytest.raises(BenchmarkError, match=r"victor plugins show no-such exited with \[2\]"):
         _startup.run(1, lambda _message: None)
+
+
+def test_parallel_group_reports_executor_against_gather() -> None:
+    result = run_benchmark("parallel", 1)
+    _check_shape(result)
+    details = result["details"]
+    for key in ("executor_us_per_task", "gather_us_per_task", "execute_tool_us_per_call"):
+        assert details[key] > 0, key
+    assert result["ratios"]["executor_vs_gather"] == pytest.approx(
+        details["executor_us_per_task"] / details["gather_us_per_task"]
+    )
