@@ -257,3 +257,41 @@ def test_the_command_line_lists_every_group() -> None:
     from victor_core.cli._bench import GROUP_NAMES
 
     assert list(GROUP_NAMES) == list(GROUPS)
+
+
+def test_startup_group_times_the_cli_against_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _startup
+
+    monkeypatch.setattr(_startup, "PLUGINS", 6)
+    monkeypatch.setattr(_startup, "PLUGIN_WORK", 10)
+    monkeypatch.setattr(_startup, "MANY", 20)
+    result = run_benchmark("startup", 1)
+    ratios, details = result["ratios"], result["details"]
+    for name in ("version", "plugins_list", "config", "hooks"):
+        assert ratios[f"cli_{name}_vs_orchestrator"] > 0
+        assert details["cli_process_ms"][f"cli_{name}"] > 0
+    assert details["cli_process_ms"]["orchestrator"] > 0
+    assert details["cli_plugins_list_target"] == _startup.CLI_TARGET
+    assert isinstance(details["cli_plugins_list_within_target"], bool)
+
+
+def test_startup_cli_failure_is_a_benchmark_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _startup
+
+    monkeypatch.setattr(_startup, "PLUGINS", 1)
+    monkeypatch.setattr(_startup, "PLUGIN_WORK", 1)
+    monkeypatch.setattr(_startup, "MANY", 1)
+    monkeypatch.setattr(_startup, "CLI_COMMANDS", {"bogus": ("plugins", "show", "no-such")})
+    with pytest.raises(BenchmarkError, match=r"victor plugins show no-such exited with \[2\]"):
+        _startup.run(1, lambda _message: None)
+
+
+def test_parallel_group_reports_executor_against_gather() -> None:
+    result = run_benchmark("parallel", 1)
+    _check_shape(result)
+    details = result["details"]
+    for key in ("executor_us_per_task", "gather_us_per_task", "execute_tool_us_per_call"):
+        assert details[key] > 0, key
+    assert result["ratios"]["executor_vs_gather"] == pytest.approx(
+        details["executor_us_per_task"] / details["gather_us_per_task"]
+    )

@@ -10,6 +10,10 @@ Measured side by side in one run, through the real :class:`~victor_core.executor
 * scheduling overhead per task: thousands of no-op async tools through
   ``execute_parallel`` (bounded, with a timeout each), against a bare
   ``asyncio.gather`` of the same coroutines;
+* ``executor_vs_gather``: the same no-op tools through an orchestrator's
+  ``execute_tools_parallel`` (default settings: metrics and the
+  ``victor_tool_result`` hook on) against a bare ``asyncio.gather``, per task,
+  and the cost of one ``execute_tool`` call there (``execute_tool_us_per_call``);
 * the most tools seen running at once, against the bound.
 
 ``iterations`` is the number of rounds of the 8-tool comparisons (at most 30,
@@ -19,11 +23,14 @@ so that the group stays within a few seconds).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
+from victor_core.exceptions import BenchmarkError
 from victor_core.execution._executor import ToolExecutor
 from victor_core.execution._tools import ToolRegistry
 from victor_core.models import Tool
@@ -80,6 +87,46 @@ async def _timed(coro_factory: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+async def _orchestrator_overhead(progress: Callable[[str], None]) -> dict[str, float]:
+    """Per-task and per-call microseconds of the orchestrator's tool paths (best of 3)."""
+    from victor_core.orchestrator import AgentOrchestrator
+
+    root = tempfile.mkdtemp(prefix="victor-bench-parallel-")
+    orchestrator = AgentOrchestrator(
+        Settings(cache_dir=f"{root}/cache", data_dir=f"{root}/data", max_parallel_workers=_WORKERS)
+    )
+    try:
+        orchestrator.tools.register(Tool(name="noop", description="Does nothing", func=_noop))
+        names = ["noop"] * _NOOP_TASKS
+        warm = await orchestrator.execute_tools_parallel(names[:100])
+        failed = [r for r in warm if not r.ok]
+        if failed:
+            raise BenchmarkError(f"no-op tool failed: {failed[0].error}", group="parallel")
+        progress(f"parallel: {_NOOP_TASKS} no-op tools through execute_tools_parallel")
+        batch, gathered, single = [], [], []
+        for _ in range(3):
+            batch.append(
+                await _timed(lambda: orchestrator.execute_tools_parallel(names)) / _NOOP_TASKS
+            )
+
+            async def gather_all() -> None:
+                await asyncio.gather(*(_noop() for _ in range(_NOOP_TASKS)))
+
+            gathered.append(await _timed(gather_all) / _NOOP_TASKS)
+            start = time.perf_counter()
+            for _ in range(1000):
+                await orchestrator.execute_tool("noop")
+            single.append((time.perf_counter() - start) / 1000)
+    finally:
+        await orchestrator.aclose()
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "executor_us_per_task": min(batch) * 1e6,
+        "gather_us_per_task": min(gathered) * 1e6,
+        "execute_tool_us_per_call": min(single) * 1e6,
+    }
+
+
 async def _measure(rounds: int, progress: Callable[[str], None]) -> dict[str, Any]:
     peak = _Peak()
     tools = _io_tools(peak) + _blocking_tools()
@@ -134,6 +181,7 @@ async def _measure(rounds: int, progress: Callable[[str], None]) -> dict[str, An
     finally:
         parallel.close()
         sequential.close()
+    orchestrated = await _orchestrator_overhead(progress)
 
     io_seq_ms = statistics.median(io_seq) * 1000
     io_par_ms = statistics.median(io_par) * 1000
@@ -151,6 +199,9 @@ async def _measure(rounds: int, progress: Callable[[str], None]) -> dict[str, An
             "blocking_speedup_8_tools": bl_seq_ms / bl_par_ms,
             "io_task_time_saved": 1 - io_par_ms / io_seq_ms,
             "overhead_vs_bare_gather": overhead_us / bare_us,
+            "executor_vs_gather": (
+                orchestrated["executor_us_per_task"] / orchestrated["gather_us_per_task"]
+            ),
         },
         "details": {
             "tools": _TOOLS,
@@ -166,6 +217,7 @@ async def _measure(rounds: int, progress: Callable[[str], None]) -> dict[str, An
             "overhead_us_per_task_bare_gather": bare_us,
             "overhead_us_per_execute_call": single_us,
             "peak_concurrency": peak_seen,
+            **orchestrated,
         },
     }
 

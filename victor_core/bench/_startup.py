@@ -21,7 +21,15 @@ the figures are medians over the rounds:
   (which imports the tools family only);
 - ``discover_0`` / ``discover_many``: a plugin manager listing its plugins with a
   warm discovery index, without and with ``MANY`` extra distributions;
-- ``cold_many``: the same listing without an index (a full metadata scan).
+- ``cold_many``: the same listing without an index (a full metadata scan);
+- ``cli_<command>`` for each of :data:`CLI_COMMANDS` (``victor --version``,
+  ``victor plugins list``, ``victor config``, ``victor hooks``): the command
+  run as the ``victor`` script runs it (``victor_core.cli.main``), its output
+  discarded, against ``orchestrator``: ``AgentOrchestrator()`` with the
+  default settings, both with the plugin distributions installed, the same
+  ``VICTOR_CACHE_DIR`` and so the same warm discovery index. The ratios
+  ``cli_<command>_vs_orchestrator`` compare their process times;
+  ``plugins list`` is meant to stay within :data:`CLI_TARGET` of construction.
 
 Process times are wall-clock from spawning the interpreter to its exit, as
 the parent sees them; in-process times are measured inside the child.
@@ -48,6 +56,15 @@ DEFAULT_ITERATIONS = 7
 PLUGINS = 40
 PLUGIN_WORK = 10_000
 MANY = 1000
+#: The commands timed against an orchestrator's construction, by report name.
+CLI_COMMANDS: dict[str, tuple[str, ...]] = {
+    "version": ("--version",),
+    "plugins_list": ("plugins", "list"),
+    "config": ("config",),
+    "hooks": ("hooks",),
+}
+#: ``victor plugins list`` should start within this factor of ``AgentOrchestrator()``.
+CLI_TARGET = 1.2
 
 _FAMILIES = {
     "tools": "def victor_tools():\n    return []\n",
@@ -101,6 +118,26 @@ listed = len(manager.list_plugins())
 t2 = time.perf_counter()
 discovery = getattr(manager, "_discovery", None)
 print((t1 - t0, t2 - t1, listed, getattr(discovery, "scanned", None)))
+"""
+
+
+# The CLI children discard the command's output (printing is not start-up)
+# and print its exit code; ``--version`` ends with SystemExit, as in the script.
+_CLI = """
+import os, sys
+sys.stdout = open(os.devnull, "w")
+from victor_core.cli import main
+try:
+    code = main({argv!r})
+except SystemExit as exc:
+    code = exc.code or 0
+sys.stdout = sys.__stdout__
+print(code)
+"""
+
+_CONSTRUCT = """
+from victor_core import AgentOrchestrator
+AgentOrchestrator()
 """
 
 
@@ -223,6 +260,14 @@ def _run(root: Path, rounds: int, progress: Callable[[str], None]) -> dict[str, 
         )
 
     plugin_env, empty_env, crowded_env = _env(plugins), _env(empty), _env(crowded)
+    cli_env = {
+        **plugin_env,
+        "VICTOR_CACHE_DIR": str(root / "cache-cli"),
+        "VICTOR_DATA_DIR": str(root / "data-cli"),
+    }
+    for name in [n for n in cli_env if n.startswith("VICTOR_")]:
+        if name not in ("VICTOR_CACHE_DIR", "VICTOR_DATA_DIR"):
+            del cli_env[name]  # the user's own settings would change what runs
     variants: dict[str, tuple[str, dict[str, str]]] = {
         "bare": ("pass", plugin_env),
         "floor": ("import pluggy, attrs", plugin_env),
@@ -232,6 +277,11 @@ def _run(root: Path, rounds: int, progress: Callable[[str], None]) -> dict[str, 
         "discover_0": (discover("empty"), empty_env),
         "discover_many": (discover("crowded"), crowded_env),
         "cold_many": (discover("cold", index=False), crowded_env),
+        "orchestrator": (_CONSTRUCT, cli_env),
+        **{
+            f"cli_{name}": (_CLI.format(argv=list(argv)), cli_env)
+            for name, argv in CLI_COMMANDS.items()
+        },
     }
     progress("warming up (bytecode and discovery indexes)")
     for code, env in variants.values():
@@ -249,6 +299,13 @@ def _run(root: Path, rounds: int, progress: Callable[[str], None]) -> dict[str, 
             walls[name].append(wall)
             cpus[name].append(cpu)
             inner[name].append(out)
+    for name, argv in CLI_COMMANDS.items():
+        codes = {code for code in inner[f"cli_{name}"] if code != 0}
+        if codes:
+            raise BenchmarkError(
+                f"victor {' '.join(argv)} exited with {sorted(codes)!r}",
+                group="startup",
+            )
     return _report(rounds, walls, cpus, inner)
 
 
@@ -262,6 +319,9 @@ def _report(
     cpus: dict[str, list[float]],
     inner: dict[str, list[Any]],
 ) -> dict[str, Any]:
+    cli_names = ["orchestrator", *(f"cli_{name}" for name in CLI_COMMANDS)]
+    cli_wall = {name: _median_ms(walls.pop(name)) for name in cli_names}
+    cli_cpu = {name: _median_ms(cpus.pop(name)) for name in cli_names}
     wall = {name: _median_ms(values) for name, values in walls.items()}
     cpu = {name: _median_ms(values) for name, values in cpus.items()}
     lazy_in = _median_ms(
@@ -292,6 +352,11 @@ def _report(
         f"discovery_{MANY}_vs_0_process": wall["discover_many"] / wall["discover_0"],
         "cold_vs_warm_discovery": cold_many / disc_many,
     }
+    for name in CLI_COMMANDS:
+        ratios[f"cli_{name}_vs_orchestrator"] = cli_wall[f"cli_{name}"] / cli_wall["orchestrator"]
+        ratios[f"cli_{name}_vs_orchestrator_cpu"] = _ratio(
+            cli_cpu[f"cli_{name}"], cli_cpu["orchestrator"]
+        )
     details = {
         "rounds": rounds,
         "plugins": PLUGINS,
@@ -317,6 +382,12 @@ def _report(
         f"cold_discovery_{MANY}_ms": cold_many,
         "warm_discovery_used_index": not any(row[3] for row in inner["discover_many"]),
         "plugins_listed": int(inner["discover_0"][0][2]) if inner["discover_0"] else None,
+        "cli_process_ms": cli_wall,
+        "cli_process_cpu_ms": cli_cpu,
+        "cli_plugins_list_target": CLI_TARGET,
+        "cli_plugins_list_within_target": (
+            cli_wall["cli_plugins_list"] <= CLI_TARGET * cli_wall["orchestrator"]
+        ),
     }
     return {
         "latency_ms": wall["lazy"],

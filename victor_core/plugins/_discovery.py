@@ -8,6 +8,13 @@ upgrading a distribution adds or removes a ``*.dist-info`` folder, which
 changes its directory's modification time, so a warm start costs one
 ``stat`` per path entry and one small JSON read, whatever the number of
 installed distributions.
+
+The key includes ``sys.path[0]``, which differs between ways of starting
+Python (the script's folder for ``victor``, the working directory for
+``python -m``, ``''`` for ``python -c``). The index therefore keeps one slot
+per recent key (up to :data:`MAX_SLOTS`, the most recently written first),
+so alternating between them reads a valid slot instead of rescanning and
+rewriting the file at every start.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Any, NamedTuple
 
 GROUP_PREFIX = "victor_core."
 INDEX_VERSION = 1
+#: Keys (import paths) remembered in one index file.
+MAX_SLOTS = 8
 
 
 class EntryRecord(NamedTuple):
@@ -82,6 +91,16 @@ def _still_valid(recorded: Any, current: list[list[Any]]) -> bool:
     return True
 
 
+def _same_paths(recorded: Any, key: list[list[Any]]) -> bool | None:
+    """Whether a slot's key names the same paths as ``key`` (None: not a key)."""
+    if not isinstance(recorded, list):
+        return None
+    try:
+        return [item[0] for item in recorded] == [item[0] for item in key]
+    except (TypeError, IndexError, KeyError):
+        return None
+
+
 def scan(paths: list[str]) -> list[EntryRecord]:
     """Read the ``victor_core.*`` entry points of every distribution on ``paths``.
 
@@ -124,6 +143,7 @@ class Discovery:
         self._paths = paths
         self.scanned = False  # whether the last load had to scan (for benchmarks and tests)
         self.warning: str | None = None
+        self._slots: list[Any] = []  # the slots of the index last read
 
     def load(self) -> list[EntryRecord]:
         """The entry points, from a valid index if there is one, else by scanning."""
@@ -146,32 +166,48 @@ class Discovery:
     def _read(self, index: Path, key: list[list[Any]]) -> list[EntryRecord] | None:
         import json  # only when plugins are first needed, not at construction
 
+        self._slots = []
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
             if data.get("version") != INDEX_VERSION:
                 return None
-            recorded = data.get("key")
-            if recorded != key and not _still_valid(recorded, key):
-                return None
-            records = [EntryRecord(*map(str, row)) for row in data["entries"]]
-            if recorded != key:
-                # Only unrelated files changed: refresh the times so that the
-                # next start is back to one stat per path entry.
-                self._write(index, key, records)
-            return records
+            slots = [data, *(data.get("others") or [])]
+            self._slots = slots
+            for slot in slots:
+                recorded = slot.get("key")
+                candidate = [list(item) for item in key]
+                if recorded != candidate and not _still_valid(recorded, candidate):
+                    continue
+                records = [EntryRecord(*map(str, row)) for row in slot["entries"]]
+                key[:] = candidate
+                if recorded != key:
+                    # Only unrelated files changed: refresh the times so that the
+                    # next start is back to one stat per path entry.
+                    self._write(index, key, records)
+                return records
+            return None
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             # A corrupt index is rebuilt, never fatal.
+            self._slots = []
             self.warning = f"plugin index {str(index)!r} is unreadable ({exc}); rebuilt"
             return None
 
     def _write(self, index: Path, key: list[list[Any]], records: list[EntryRecord]) -> None:
+        # The slot written goes first; the other recent keys follow, the
+        # oldest dropped past MAX_SLOTS.
+        others = [
+            {"key": slot.get("key"), "entries": slot.get("entries")}
+            for slot in self._slots
+            if isinstance(slot, dict) and _same_paths(slot.get("key"), key) is False
+        ][: MAX_SLOTS - 1]
         document = {
             "version": INDEX_VERSION,
             "python": sys.version,
             "key": key,
             "entries": [list(r) for r in records],
+            "others": others,
         }
         try:
             index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
