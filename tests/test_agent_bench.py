@@ -78,7 +78,7 @@ def test_agent_loop_peer_skipped_when_not_importable(monkeypatch: pytest.MonkeyP
     from victor_core.bench import _agent_loop
     from victor_core.testing import ScriptedServer
 
-    monkeypatch.setitem(_agent_loop.PEERS, "absent", (("openai", "victor_bench_absent"), "x y"))
+    monkeypatch.setitem(_agent_loop.PEERS, "absent", (("json", "victor_bench_absent"), "x y"))
     with ScriptedServer(_agent_loop.script) as server:
         got = _agent_loop._peer(server, "absent", 3, lambda _: None)
     assert got == {"skipped": "victor_bench_absent not installed (pip install x y)"}

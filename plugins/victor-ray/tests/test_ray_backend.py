@@ -191,7 +191,7 @@ def test_a_hung_blocking_tool_times_out_and_its_worker_is_killed(
 
     hung, other = asyncio.run(main())
     assert (hung.ok, hung.error_type) == (False, "ToolTimeoutError")
-    assert hung.error == "tool 'hang' timed out after 3.0 s (its timeout or tool_execution_timeout)"
+    assert hung.error == "tool 'hang' timed out after 3 s (its timeout or tool_execution_timeout)"
     assert (other.ok, other.value) == (True, 2)
     worker = int(pid_file.read_text())
     assert _eventually(lambda: not _alive(worker)), "the hung tool's worker was not killed"
