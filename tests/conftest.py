@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,27 @@ def settings(tmp_path: Path) -> Settings:
 def pm(settings: Settings) -> PluginManager:
     """A plugin manager that discovers nothing: only what a test registers."""
     return PluginManager(settings, discover=False)
+
+
+@pytest.fixture
+def victor() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m victor_core.cli ARGS`` with ``site`` on the path, in ``tmp_path``."""
+
+    def run(*args: str, site: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(site),
+            "VICTOR_CACHE_DIR": str(tmp_path / "cache"),
+            "VICTOR_DATA_DIR": str(tmp_path / "data"),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "victor_core.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    return run

@@ -7,29 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from victor_core.cli import main
 from victor_core.testing import make_distribution
-
-
-def _victor(*args: str, site: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(site),
-        "VICTOR_CACHE_DIR": str(tmp_path / "cache"),
-        "VICTOR_DATA_DIR": str(tmp_path / "data"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "victor_core.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -51,8 +34,8 @@ def site(tmp_path: Path) -> Path:
     return site
 
 
-def test_plugins_list_json_imports_nothing(site: Path, tmp_path: Path) -> None:
-    out = _victor("plugins", "list", "--json", site=site, tmp_path=tmp_path)
+def test_plugins_list_json_imports_nothing(victor: Any, site: Path, tmp_path: Path) -> None:
+    out = victor("plugins", "list", "--json", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     demo = next(p for p in doc["plugins"] if p["name"] == "demo")
@@ -62,8 +45,8 @@ def test_plugins_list_json_imports_nothing(site: Path, tmp_path: Path) -> None:
     assert demo["loaded"] is False
 
 
-def test_plugins_list_table_with_load_shows_errors(site: Path, tmp_path: Path) -> None:
-    out = _victor("plugins", "list", "--load", site=site, tmp_path=tmp_path)
+def test_plugins_list_table_with_load_shows_errors(victor: Any, site: Path, tmp_path: Path) -> None:
+    out = victor("plugins", "list", "--load", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["name", "family", "distribution"]
@@ -109,9 +92,9 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage: victor" in capsys.readouterr().err
 
 
-def test_config_json_from_a_project_folder(site: Path, tmp_path: Path) -> None:
+def test_config_json_from_a_project_folder(victor: Any, site: Path, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.victor]\nmax_parallel_workers = 5\n")
-    out = _victor("config", "--json", site=site, tmp_path=tmp_path)
+    out = victor("config", "--json", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert rows["max_parallel_workers"]["value"] == 5
@@ -121,8 +104,8 @@ def test_config_json_from_a_project_folder(site: Path, tmp_path: Path) -> None:
     assert rows["lazy_loading_enabled"]["source"] == "default"
 
 
-def test_plugins_show_and_hooks_json(site: Path, tmp_path: Path) -> None:
-    out = _victor("plugins", "show", "demo", "--json", site=site, tmp_path=tmp_path)
+def test_plugins_show_and_hooks_json(victor: Any, site: Path, tmp_path: Path) -> None:
+    out = victor("plugins", "show", "demo", "--json", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["dist_name"], doc["dist_version"], doc["family"]) == (
@@ -132,21 +115,23 @@ def test_plugins_show_and_hooks_json(site: Path, tmp_path: Path) -> None:
     )
     assert doc["state"] == "loaded"
     assert doc["hooks"] == ["victor_tools"]
-    broken = _victor("plugins", "show", "broken", "--json", site=site, tmp_path=tmp_path)
+    broken = victor("plugins", "show", "broken", "--json", site=site, tmp_path=tmp_path)
     assert broken.returncode == 1
     assert "missing dependency foo" in json.loads(broken.stdout)["error"]
-    typo = _victor("plugins", "show", "dmeo", site=site, tmp_path=tmp_path)
+    typo = victor("plugins", "show", "dmeo", site=site, tmp_path=tmp_path)
     assert typo.returncode == 2
     assert typo.stderr.strip().splitlines()[-1].endswith("did you mean 'demo'?")
-    hooks = _victor("hooks", "--json", site=site, tmp_path=tmp_path)
+    hooks = victor("hooks", "--json", site=site, tmp_path=tmp_path)
     assert hooks.returncode == 0, hooks.stderr
     families = {f["name"]: f for f in json.loads(hooks.stdout)["families"]}
     tools = {h["name"]: h for h in families["tools"]["hooks"]}
     assert "demo" in tools["victor_tools"]["implemented_by"]
 
 
-def test_disable_skips_a_plugin_and_warns_on_unknown_names(site: Path, tmp_path: Path) -> None:
-    out = _victor(
+def test_disable_skips_a_plugin_and_warns_on_unknown_names(
+    victor: Any, site: Path, tmp_path: Path
+) -> None:
+    out = victor(
         "--disable",
         "demo",
         "plugins",

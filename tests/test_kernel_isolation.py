@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -249,25 +247,7 @@ def test_bad_distribution_name(tmp_path: Path) -> None:
     assert info.value.argument == "name"
 
 
-def _victor(*args: str, site: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(site),
-        "VICTOR_CACHE_DIR": str(tmp_path / "cache"),
-        "VICTOR_DATA_DIR": str(tmp_path / "data"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "victor_core.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_cli_run_reports_a_raising_hook_in_one_line(tmp_path: Path) -> None:
+def test_cli_run_reports_a_raising_hook_in_one_line(victor: Any, tmp_path: Path) -> None:
     site = tmp_path / "site"
     make_distribution(
         site,
@@ -276,7 +256,7 @@ def test_cli_run_reports_a_raising_hook_in_one_line(tmp_path: Path) -> None:
         modules={"cli_bad": BAD},
     )
     (tmp_path / "work").mkdir()
-    out = _victor(
+    out = victor(
         "run", "find TODO comments", "--path", str(tmp_path / "work"), site=site, tmp_path=tmp_path
     )
     assert out.returncode == 0, out.stderr
@@ -287,7 +267,7 @@ def test_cli_run_reports_a_raising_hook_in_one_line(tmp_path: Path) -> None:
     assert record["plugin"] == "clibad" and record["hook"] == "victor_tools"
 
 
-def test_cli_plugins_list_shows_a_plugin_that_exits_at_import(tmp_path: Path) -> None:
+def test_cli_plugins_list_shows_a_plugin_that_exits_at_import(victor: Any, tmp_path: Path) -> None:
     site = tmp_path / "site"
     make_distribution(
         site,
@@ -295,14 +275,14 @@ def test_cli_plugins_list_shows_a_plugin_that_exits_at_import(tmp_path: Path) ->
         {"victor_core.tools": {"cliexit": "cli_exit"}},
         modules={"cli_exit": "import sys\nsys.exit(7)\n"},
     )
-    out = _victor("plugins", "list", "--load", "--json", site=site, tmp_path=tmp_path)
+    out = victor("plugins", "list", "--load", "--json", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     entry = next(p for p in doc["plugins"] if p["name"] == "cliexit")
     assert entry["error"] == "SystemExit: 7" and entry["loaded"] is False
 
 
-def test_cli_disable_unknown_name_warns_once(tmp_path: Path) -> None:
+def test_cli_disable_unknown_name_warns_once(victor: Any, tmp_path: Path) -> None:
     site = tmp_path / "site"
     make_distribution(
         site,
@@ -310,7 +290,7 @@ def test_cli_disable_unknown_name_warns_once(tmp_path: Path) -> None:
         {"victor_core.tools": {"cligood": "cli_good"}},
         modules={"cli_good": GOOD},
     )
-    out = _victor("--disable", "cligod", "plugins", "list", "--json", site=site, tmp_path=tmp_path)
+    out = victor("--disable", "cligod", "plugins", "list", "--json", site=site, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stderr.splitlines() if "unknown_disabled_plugin" in line]
     assert len(lines) == 1
