@@ -184,28 +184,7 @@ def collect_metrics(
         if metric.kind == "timer" and not metric.name.startswith(_HOOK_PREFIX):
             for labels, series in metric.series():
                 operations[_series_key(metric.name, labels)] = _timing_summary(series.stats())
-    timers, error_counters, source = _request_metrics(registry)
-    requests = 0
-    total_s = 0.0
-    window: list[float] = []
-    for timer in timers:
-        requests += timer.count
-        total_s += timer.sum
-        with timer._lock:
-            window.extend(timer._recent)
-    errors = sum(counter.value for counter in error_counters)
-    window.sort()
-    doc: dict[str, Any] = {
-        "avg_latency": total_s * 1000.0 / requests if requests else 0.0,
-        "p50_latency": _ms(quantile(window, 0.50)),
-        "p95_latency": _ms(quantile(window, 0.95)),
-        "p99_latency": _ms(quantile(window, 0.99)),
-        "requests": requests,
-        "errors": errors,
-        "error_rate": min(1.0, errors / requests) if requests else 0.0,
-        "total_latency_ms": total_s * 1000.0,
-        "latency_source": source,
-    }
+    doc = _request_figures(registry)
     doc.update(process_stats())
     if plugin_manager is not None:
         discovered, loaded, failed = _plugin_counts(plugin_manager)
@@ -219,6 +198,32 @@ def collect_metrics(
     doc["operations"] = operations
     doc["hooks"], doc["hookimpls"] = _hook_figures(registry)
     return doc
+
+
+def _request_figures(registry: MetricsRegistry) -> dict[str, Any]:
+    """The request latencies (ms), counts and error rate of :func:`collect_metrics`."""
+    timers, error_counters, source = _request_metrics(registry)
+    requests = 0
+    total_s = 0.0
+    window: list[float] = []
+    for timer in timers:
+        requests += timer.count
+        total_s += timer.sum
+        with timer._lock:
+            window.extend(timer._recent)
+    errors = sum(counter.value for counter in error_counters)
+    window.sort()
+    return {
+        "avg_latency": total_s * 1000.0 / requests if requests else 0.0,
+        "p50_latency": _ms(quantile(window, 0.50)),
+        "p95_latency": _ms(quantile(window, 0.95)),
+        "p99_latency": _ms(quantile(window, 0.99)),
+        "requests": requests,
+        "errors": errors,
+        "error_rate": min(1.0, errors / requests) if requests else 0.0,
+        "total_latency_ms": total_s * 1000.0,
+        "latency_source": source,
+    }
 
 
 def _request_metrics(registry: MetricsRegistry) -> tuple[list[Any], list[Any], str | None]:

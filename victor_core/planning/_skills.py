@@ -174,17 +174,7 @@ class SkillService:
                 f"(got {execution_strategy!r})"
             )
         known = await self.get_skills()
-        items = list(known.values()) if skills is None else list(skills)
-        entries: list[_ChainEntry] = []
-        unknown: list[str] = []
-        for item in items:
-            entry = _chain_entry(item, known)
-            if isinstance(entry, str):
-                unknown.append(entry)
-            else:
-                entries.append(entry)
-        if unknown:
-            raise self._unknown(unknown, known)
+        entries = self._entries(list(known.values()) if skills is None else list(skills), known)
         ids = _step_ids(entries)
         # Skill names resolve to the first step running that skill.
         by_name: dict[str, str] = {}
@@ -209,6 +199,20 @@ class SkillService:
         )
         plan.waves()  # reject cycles and missing dependencies now
         return plan
+
+    def _entries(self, items: list[Any], known: Mapping[str, Any]) -> list[_ChainEntry]:
+        """The chain's entries; raises :class:`ChainError` naming every unknown skill."""
+        entries: list[_ChainEntry] = []
+        unknown: list[str] = []
+        for item in items:
+            entry = _chain_entry(item, known)
+            if isinstance(entry, str):
+                unknown.append(entry)
+            else:
+                entries.append(entry)
+        if unknown:
+            raise self._unknown(unknown, known)
+        return entries
 
     async def execute_chain(
         self, chain: Plan, *, inputs: Mapping[str, Any] | None = None

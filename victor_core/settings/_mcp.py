@@ -56,7 +56,14 @@ def _mcp_server(name: Any, entry: Any) -> dict[str, Any] | None:
     disabled = entry.pop("disabled", False)
     if not isinstance(disabled, bool):
         raise _mcp_fail(f"server {name!r}: disabled must be a bool (got {disabled!r})", disabled)
-    kind = entry.pop("type", None)
+    transport = _mcp_transport(name, entry, entry.pop("type", None))
+    if disabled:
+        return None
+    return _mcp_http(name, entry) if transport == "http" else _mcp_stdio(name, entry)
+
+
+def _mcp_transport(name: str, entry: dict[str, Any], kind: Any) -> str:
+    """``"stdio"`` or ``"http"``, checked against ``type`` and the entry's keys."""
     if kind is not None and kind not in _MCP_TYPES:
         raise _mcp_fail(
             f"server {name!r}: type must be one of {', '.join(map(repr, _MCP_TYPES))} "
@@ -85,15 +92,19 @@ def _mcp_server(name: Any, entry: Any) -> dict[str, Any] | None:
             f"{', '.join(map(repr, allowed))} (and 'type', 'disabled')",
             entry,
         )
-    if disabled:
-        return None
-    if transport == "http":
-        url = entry["url"]
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise _mcp_fail(
-                f"server {name!r}: url must be an http:// or https:// URL (got {url!r})", url
-            )
-        return {"url": url, "headers": _mcp_str_map(name, "headers", entry.get("headers", {}))}
+    return transport
+
+
+def _mcp_http(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    url = entry["url"]
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise _mcp_fail(
+            f"server {name!r}: url must be an http:// or https:// URL (got {url!r})", url
+        )
+    return {"url": url, "headers": _mcp_str_map(name, "headers", entry.get("headers", {}))}
+
+
+def _mcp_stdio(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     command = entry["command"]
     if not isinstance(command, str) or not command.strip():
         raise _mcp_fail(
