@@ -235,20 +235,7 @@ def create_plugin(
         description if description is not None else f"A victor-core plugin of the {family} family."
     )
     parent = Path.cwd() if directory is None else Path(directory)
-    target = parent / name
-    if target.exists() or target.is_symlink():
-        raise ScaffoldError(
-            f"directory {str(target)!r} already exists; choose another name or --directory "
-            "(victor plugin new never overwrites anything)",
-            field="directory",
-            value=str(target),
-        )
-    if parent.exists() and not parent.is_dir():
-        raise ScaffoldError(
-            f"directory must be a folder (got {str(parent)!r}, which is a file)",
-            field="directory",
-            value=str(parent),
-        )
+    target = _check_target(parent, name)
     version, requirement = _core_versions()
     values = {
         "dist_name": name,
@@ -275,23 +262,46 @@ def create_plugin(
         "tests/test_plugin.py": f"{template_dir}/test_plugin.py.tmpl",
     }
     rendered = {path: "" if tmpl is None else _render(tmpl, values) for path, tmpl in files.items()}
-    # Create the folder exclusively: if it appeared since the check above, fail
-    # rather than write into someone else's files.
+    _write(parent, target, rendered)
+    return target
+
+
+def _exists_error(target: Path) -> ScaffoldError:
+    return ScaffoldError(
+        f"directory {str(target)!r} already exists; choose another name or --directory "
+        "(victor plugin new never overwrites anything)",
+        field="directory",
+        value=str(target),
+    )
+
+
+def _check_target(parent: Path, name: str) -> Path:
+    """``parent / name``, which must not exist, in a ``parent`` that is a folder if it exists."""
+    target = parent / name
+    if target.exists() or target.is_symlink():
+        raise _exists_error(target)
+    if parent.exists() and not parent.is_dir():
+        raise ScaffoldError(
+            f"directory must be a folder (got {str(parent)!r}, which is a file)",
+            field="directory",
+            value=str(parent),
+        )
+    return target
+
+
+def _write(parent: Path, target: Path, rendered: dict[str, str]) -> None:
+    """Create ``target`` (exclusively) and write the rendered files into it."""
+    # Create the folder exclusively: if it appeared since the check, fail rather
+    # than write into someone else's files.
     parent.mkdir(parents=True, exist_ok=True)
     try:
         target.mkdir()
     except FileExistsError:
-        raise ScaffoldError(
-            f"directory {str(target)!r} already exists; choose another name or --directory "
-            "(victor plugin new never overwrites anything)",
-            field="directory",
-            value=str(target),
-        ) from None
+        raise _exists_error(target) from None
     for rel, text in rendered.items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return target
 
 
 def _render(template: str, values: dict[str, str]) -> str:
