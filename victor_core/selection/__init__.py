@@ -9,9 +9,9 @@ from victor_core.selection._embedding import HashingEmbedder as HashingEmbedder
 from victor_core.selection._embedding import cosine as cosine
 from victor_core.selection._embedding import stem as stem
 from victor_core.selection._embedding import tokenize as tokenize
-from victor_core.selection._selector import RLRanking as RLRanking
+from victor_core.selection._rankings import RLRanking as RLRanking
+from victor_core.selection._rankings import task_type_of as task_type_of
 from victor_core.selection._selector import ToolSelector as ToolSelector
-from victor_core.selection._selector import task_type_of as task_type_of
 
 __all__ = [
     "CONCEPTS",
