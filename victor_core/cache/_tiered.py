@@ -421,16 +421,7 @@ class TieredCache:
             level counts every process's entries, and ``all_processes`` the
             lookups of every process (None without a shared level).
         """
-        level = self._usable()
-        l2_size = 0
-        shared: dict[str, int] = {}
-        if level is not None:
-            try:
-                l2_size = level.size()
-                shared = level.stats()
-            except Exception as exc:
-                self._fail(exc)
-                level = None
+        level, l2_size, shared = self._shared_figures()
         with self._lock:
             l1_size = len(self._l1)
             l1 = self._figures(self._l1_hits, self._l1_misses, l1_size, self._l1_evictions)
@@ -459,6 +450,17 @@ class TieredCache:
         combined["l2"] = l2
         combined["all_processes"] = everyone
         return combined
+
+    def _shared_figures(self) -> tuple[CacheLevel | None, int, dict[str, int]]:
+        """The shared level (None: unusable), its size and its all-process counters."""
+        level = self._usable()
+        if level is None:
+            return None, 0, {}
+        try:
+            return level, level.size(), level.stats()
+        except Exception as exc:
+            self._fail(exc)
+            return None, 0, {}
 
     def _pending(self) -> tuple[int, int, int]:
         # Caller holds self._lock.

@@ -172,16 +172,7 @@ class ToolSelector:
             ArgumentTypeError: ``query`` is not a string.
         """
         limit = self._limit(max_tools)
-        if not isinstance(query, str):
-            raise ArgumentTypeError(
-                f"query must be a string (got {type(query).__name__})",
-                argument="query",
-                value=query,
-            )
-        if not self.registry.loaded and not self._warned_unloaded:
-            # Plugin tools load asynchronously; only aselect_tools() can wait for them.
-            self._warned_unloaded = True
-            _warn("tool_registry_not_loaded", hint="await aselect_tools() to load plugin tools")
+        self._check_query(query)
         index = self._current_index()
         ctx = _normalize_context(context)
         cache = self._cache("tool_selection")
@@ -209,6 +200,18 @@ class ToolSelector:
                 },
             )
         return [index.by_name[name] for name in names]
+
+    def _check_query(self, query: Any) -> None:
+        if not isinstance(query, str):
+            raise ArgumentTypeError(
+                f"query must be a string (got {type(query).__name__})",
+                argument="query",
+                value=query,
+            )
+        if not self.registry.loaded and not self._warned_unloaded:
+            # Plugin tools load asynchronously; only aselect_tools() can wait for them.
+            self._warned_unloaded = True
+            _warn("tool_registry_not_loaded", hint="await aselect_tools() to load plugin tools")
 
     def _log_selection(
         self, index: Any, query: str, ctx: Any, task_type: str, names: list[str]
