@@ -86,38 +86,17 @@ async def _measure(n: int, progress: Callable[[str], None], directory: Path) -> 
         provider = await _provider(plugin_manager, settings)
         try:
             progress(f"streaming: {n} streams, {_WORDS} chunks each")
-            firsts: list[float] = []
-            fulls: list[float] = []
-            for _ in range(n):
-                first, full, _chunks = await _stream_once(provider)
-                firsts.append(first)
-                fulls.append(full)
-            progress(f"streaming: {n} whole (non-streamed) answers")
-            wholes: list[float] = []
-            for _ in range(n):
-                start = time.perf_counter()
-                await provider.complete(_MESSAGES)
-                wholes.append((time.perf_counter() - start) * 1000.0)
+            firsts, fulls, wholes = await _answers(provider, n, progress)
             # Connection reuse is measured on instant answers, where it shows.
             server.chunk_delay = 0.0
             progress(f"streaming: {n} requests on pooled connections vs new connections")
             opened = server.connections
-            start = time.perf_counter()
-            for _ in range(n):
-                await provider.complete(_MESSAGES)
-            reused_ms = (time.perf_counter() - start) * 1000.0 / n
+            reused_ms = await _requests_ms(provider, n)
             reused_connections = server.connections - opened
         finally:
             await provider.aclose()
         opened = server.connections
-        start = time.perf_counter()
-        for _ in range(n):
-            fresh = await _provider(plugin_manager, settings)
-            try:
-                await fresh.complete(_MESSAGES)
-            finally:
-                await fresh.aclose()
-        fresh_ms = (time.perf_counter() - start) * 1000.0 / n
+        fresh_ms = await _fresh_requests_ms(plugin_manager, settings, n)
         fresh_connections = server.connections - opened
         replay_first = await _cached_replay(settings, plugin_manager, n, progress)
     first = statistics.median(firsts)
@@ -148,6 +127,45 @@ async def _measure(n: int, progress: Callable[[str], None], directory: Path) -> 
             "connections_opened_new": fresh_connections,
         },
     }
+
+
+async def _answers(
+    provider: Any, n: int, progress: Callable[[str], None]
+) -> tuple[list[float], list[float], list[float]]:
+    """First-chunk and full-stream times of ``n`` streams, then ``n`` whole answers (ms)."""
+    firsts: list[float] = []
+    fulls: list[float] = []
+    for _ in range(n):
+        first, full, _chunks = await _stream_once(provider)
+        firsts.append(first)
+        fulls.append(full)
+    progress(f"streaming: {n} whole (non-streamed) answers")
+    wholes: list[float] = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await provider.complete(_MESSAGES)
+        wholes.append((time.perf_counter() - start) * 1000.0)
+    return firsts, fulls, wholes
+
+
+async def _requests_ms(provider: Any, n: int) -> float:
+    """Mean time (ms) of ``n`` answers on the provider's pooled connections."""
+    start = time.perf_counter()
+    for _ in range(n):
+        await provider.complete(_MESSAGES)
+    return (time.perf_counter() - start) * 1000.0 / n
+
+
+async def _fresh_requests_ms(plugin_manager: Any, settings: Any, n: int) -> float:
+    """Mean time (ms) of ``n`` answers, each from a new provider (a new connection)."""
+    start = time.perf_counter()
+    for _ in range(n):
+        fresh = await _provider(plugin_manager, settings)
+        try:
+            await fresh.complete(_MESSAGES)
+        finally:
+            await fresh.aclose()
+    return (time.perf_counter() - start) * 1000.0 / n
 
 
 async def _cached_replay(
