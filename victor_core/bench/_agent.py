@@ -127,40 +127,58 @@ def _median_stages(samples: list[dict[str, float]]) -> dict[str, float]:
     return {stage: statistics.median(s.get(stage, 0.0) for s in samples) for stage in STAGES}
 
 
+async def _cold(
+    base: Path, repo: Path, plugins: Any, turns: int
+) -> tuple[list[float], list[dict[str, float]], int]:
+    """``turns`` turns, each on a new orchestrator with empty caches: ms, stages, most steps."""
+    cold_ms: list[float] = []
+    cold_stages: list[dict[str, float]] = []
+    steps = 0
+    for i in range(turns):
+        orch = _orchestrator(base / f"cold{i}", plugins)
+        try:
+            ms, stages, result = await _turn(orch, _GOALS[i % len(_GOALS)], repo)
+        finally:
+            await orch.aclose()
+        cold_ms.append(ms)
+        cold_stages.append(stages)
+        steps = max(steps, len(result.steps))
+    return cold_ms, cold_stages, steps
+
+
+async def _warm(
+    base: Path, repo: Path, plugins: Any, turns: int
+) -> tuple[list[float], list[dict[str, float]], dict[str, Any], dict[str, Any]]:
+    """``turns`` turns on one orchestrator whose caches are filled first; selection stats."""
+    orch = _orchestrator(base / "warm", plugins)
+    try:
+        for goal in _GOALS:  # fill the caches and load every family first
+            await _turn(orch, goal, repo)
+        before = orch.caches.stats("tool_selection")
+        warm_ms: list[float] = []
+        warm_stages: list[dict[str, float]] = []
+        for i in range(turns):
+            ms, stages, _ = await _turn(orch, _GOALS[i % len(_GOALS)], repo)
+            warm_ms.append(ms)
+            warm_stages.append(stages)
+        after = orch.caches.stats("tool_selection")
+    finally:
+        await orch.aclose()
+    return warm_ms, warm_stages, before, after
+
+
 async def _measure(warm_turns: int, progress: Callable[[str], None]) -> dict[str, Any]:
     plugins, kind = _plugins()
     cold_turns = max(3, warm_turns // 5)
     with tempfile.TemporaryDirectory(prefix="victor-bench-agent-") as tmp:
         base = Path(tmp)
         repo = _make_repo(base)
-        cold_ms: list[float] = []
-        cold_stages: list[dict[str, float]] = []
-        steps = 0
         progress(f"agent: {cold_turns} cold turns (new orchestrator, empty caches)")
-        for i in range(cold_turns):
-            orch = _orchestrator(base / f"cold{i}", plugins)
-            try:
-                ms, stages, result = await _turn(orch, _GOALS[i % len(_GOALS)], repo)
-            finally:
-                await orch.aclose()
-            cold_ms.append(ms)
-            cold_stages.append(stages)
-            steps = max(steps, len(result.steps))
+        cold_ms, cold_stages, steps = await _cold(base, repo, plugins, cold_turns)
         progress(f"agent: {warm_turns} warm turns (caches filled)")
-        orch = _orchestrator(base / "warm", plugins)
-        try:
-            for goal in _GOALS:  # fill the caches and load every family first
-                await _turn(orch, goal, repo)
-            selection_before = orch.caches.stats("tool_selection")
-            warm_ms: list[float] = []
-            warm_stages: list[dict[str, float]] = []
-            for i in range(warm_turns):
-                ms, stages, _ = await _turn(orch, _GOALS[i % len(_GOALS)], repo)
-                warm_ms.append(ms)
-                warm_stages.append(stages)
-            selection_after = orch.caches.stats("tool_selection")
-        finally:
-            await orch.aclose()
+        warm_ms, warm_stages, selection_before, selection_after = await _warm(
+            base, repo, plugins, warm_turns
+        )
     hits = selection_after["hits"] - selection_before["hits"]
     misses = selection_after["misses"] - selection_before["misses"]
     cold = statistics.median(cold_ms)
