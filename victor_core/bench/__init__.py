@@ -214,21 +214,28 @@ def run_benchmarks(
     }
     start = time.perf_counter()
     for name in dict.fromkeys(names):
-        if not available(name):
-            document["skipped"][name] = f"not available in this installation ({GROUPS[name]})"
-            report(f"{name}: skipped (not available)")
-            continue
-        report(f"{name}: running")
-        try:
-            result = run_benchmark(name, iterations, progress=_prefixed(report, name))
-        except Exception as exc:  # one broken group must not hide the others' figures
-            document["errors"][name] = f"{type(exc).__name__}: {exc}"
-            report(f"{name}: failed: {exc}")
-            continue
-        document["groups"][name] = result
-        report(f"{name}: done in {result['elapsed_s']:.1f} s")
+        _run_into(document, name, iterations, report)
     document["elapsed_s"] = time.perf_counter() - start
     return document
+
+
+def _run_into(
+    document: dict[str, Any], name: str, iterations: int | None, report: Callable[[str], None]
+) -> None:
+    """Run group ``name`` into ``document``: its result, a skip note or its error."""
+    if not available(name):
+        document["skipped"][name] = f"not available in this installation ({GROUPS[name]})"
+        report(f"{name}: skipped (not available)")
+        return
+    report(f"{name}: running")
+    try:
+        result = run_benchmark(name, iterations, progress=_prefixed(report, name))
+    except Exception as exc:  # one broken group must not hide the others' figures
+        document["errors"][name] = f"{type(exc).__name__}: {exc}"
+        report(f"{name}: failed: {exc}")
+        return
+    document["groups"][name] = result
+    report(f"{name}: done in {result['elapsed_s']:.1f} s")
 
 
 def _prefixed(report: Callable[[str], None], prefix: str) -> Callable[[str], None]:

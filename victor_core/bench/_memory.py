@@ -178,20 +178,7 @@ async def _storage(
     words = _Words()
     try:
         progress("memory: recording episodes one by one and in batches")
-        await manager.episodic.record("warm up", [], "ok")
-        singles = max(200, iterations * 5)
-        start = time.perf_counter()
-        for _ in range(singles):
-            e = words.episode()
-            await manager.episodic.record(e["goal"], e["actions"], e["outcome"])
-        out["record_single_per_s"] = singles / (time.perf_counter() - start)
-        batched = 10_000 - singles - 1
-        start = time.perf_counter()
-        for begin in range(0, batched, 100):
-            await manager.episodic.record_many(
-                words.episode() for _ in range(min(100, batched - begin))
-            )
-        out["record_batched_per_s"] = batched / (time.perf_counter() - start)
+        out.update(await _records(manager, words, iterations))
 
         progress("memory: search at 10,000 episodes")
         out["episodes_small"] = await manager.episodic.count()
@@ -212,18 +199,44 @@ async def _storage(
         out["search_mode"] = (await backend.stats())["search"]
 
         progress("memory: executor hop (why SQLite runs on a worker thread)")
-        loop = asyncio.get_running_loop()
-        executor = backend._executor
-        hops = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(200):
-                await loop.run_in_executor(executor, int)
-            hops.append((time.perf_counter() - start) / 200 * 1e6)
-        out["worker_thread_hop_us"] = statistics.median(hops)
+        out["worker_thread_hop_us"] = await _hop_us(backend)
     finally:
         await manager.aclose()
     return out
+
+
+async def _records(manager: MemoryManager, words: _Words, iterations: int) -> dict[str, float]:
+    """Episodes recorded per second one by one, then in batches of 100, up to 10,000."""
+    await manager.episodic.record("warm up", [], "ok")
+    singles = max(200, iterations * 5)
+    start = time.perf_counter()
+    for _ in range(singles):
+        e = words.episode()
+        await manager.episodic.record(e["goal"], e["actions"], e["outcome"])
+    single_per_s = singles / (time.perf_counter() - start)
+    batched = 10_000 - singles - 1
+    start = time.perf_counter()
+    for begin in range(0, batched, 100):
+        await manager.episodic.record_many(
+            words.episode() for _ in range(min(100, batched - begin))
+        )
+    return {
+        "record_single_per_s": single_per_s,
+        "record_batched_per_s": batched / (time.perf_counter() - start),
+    }
+
+
+async def _hop_us(backend: SqliteMemoryBackend) -> float:
+    """Median cost (us) of one hop to the backend's worker thread and back."""
+    loop = asyncio.get_running_loop()
+    executor = backend._executor
+    hops = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(200):
+            await loop.run_in_executor(executor, int)
+        hops.append((time.perf_counter() - start) / 200 * 1e6)
+    return statistics.median(hops)
 
 
 async def _prune(root: Path) -> dict[str, Any]:
@@ -307,16 +320,7 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
     active_delta = active_mb - bare_mb if active_mb is not None and bare_mb is not None else None
     search_10k = storage["search_10k"]["median_ms"]
     search_100k = (storage["search_100k"] or {}).get("median_ms")
-    ratios: dict[str, float] = {
-        "record_batched_vs_single": storage["record_batched_per_s"]
-        / storage["record_single_per_s"],
-    }
-    if search_100k is not None:
-        ratios["search_100k_vs_10k"] = search_100k / search_10k
-    if idle_mb is not None and bare_mb is not None:
-        ratios["idle_rss_vs_bare"] = idle_mb / bare_mb
-    if active_mb is not None and bare_mb is not None:
-        ratios["active_rss_vs_bare"] = active_mb / bare_mb
+    ratios = _ratios(storage, bare_mb, idle_mb, active_mb)
     return {
         "latency_ms": search_10k,
         "throughput": storage["record_single_per_s"],
@@ -342,3 +346,20 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
             **{f"consolidation_{k}": v for k, v in consolidation.items()},
         },
     }
+
+
+def _ratios(
+    storage: dict[str, Any], bare_mb: float | None, idle_mb: float | None, active_mb: float | None
+) -> dict[str, float]:
+    ratios: dict[str, float] = {
+        "record_batched_vs_single": storage["record_batched_per_s"]
+        / storage["record_single_per_s"],
+    }
+    search_100k = (storage["search_100k"] or {}).get("median_ms")
+    if search_100k is not None:
+        ratios["search_100k_vs_10k"] = search_100k / storage["search_10k"]["median_ms"]
+    if idle_mb is not None and bare_mb is not None:
+        ratios["idle_rss_vs_bare"] = idle_mb / bare_mb
+    if active_mb is not None and bare_mb is not None:
+        ratios["active_rss_vs_bare"] = active_mb / bare_mb
+    return ratios
