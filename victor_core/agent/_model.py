@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -331,8 +332,8 @@ class ModelRun:
         if problem is not None:
             return None, arguments, problem
         schema = target.parameters if isinstance(target, Tool) else signature_schema(target.func)
-        if "path" not in arguments and "path" in (schema.get("properties") or {}):
-            arguments["path"] = self._workspace
+        if "path" in (schema.get("properties") or {}):
+            arguments["path"] = _in_workspace(arguments.get("path"), self._workspace)
         problems = check_arguments(schema, arguments)
         if problems:
             return None, arguments, f"tool {call.name!r}: {'; '.join(problems)}"
@@ -380,6 +381,17 @@ def _finished(record: ToolCallRecord) -> ToolCallFinished:
         duration_s=record.duration_s,
         turn=record.turn,
     )
+
+
+def _in_workspace(path: Any, workspace: Any) -> Any:
+    """The ``path`` a tool gets: the workspace when the model gave none, and a
+    relative path (``"."``, ``"src"``) under the workspace, since the workspace
+    is the root the model is told it works in."""
+    if path is None:
+        return workspace
+    if workspace is None or not isinstance(path, str) or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(str(workspace), path))
 
 
 def _parse(text: str) -> tuple[Any, str | None]:
