@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
-import json
 import random
 import statistics
 import subprocess
@@ -45,71 +44,85 @@ _DAY = 86400.0
 # skipped when the run has already used this much.
 _BUDGET_S = 10.0
 
-_RSS_SCRIPT = textwrap.dedent(
+# The child says "stage <name>" on stdout and waits for a line on stdin; the
+# parent reads the child's RSS (psutil, in the parent) at each stage. So the
+# bare interpreter imports nothing beyond what `python -c` itself does.
+_BARE_SCRIPT = "import sys; print('stage bare', flush=True); sys.stdin.readline()"
+_ORCHESTRATOR_SCRIPT = textwrap.dedent(
     """
-    import asyncio, json, sys, tempfile
-    import psutil
+    import sys
 
-    def rss():
-        return psutil.Process().memory_info().rss / (1024 * 1024)
+    def stage(name):
+        print("stage " + name, flush=True)
+        sys.stdin.readline()
 
-    mode = sys.argv[1]
-    out = {"bare_mb": rss()}
-    if mode != "bare":
-        from victor_core.settings import Settings
-        try:
-            from victor_core.orchestrator import AgentOrchestrator
-        except ImportError:
-            AgentOrchestrator = None
-        tmp = tempfile.mkdtemp()
-        settings = Settings(data_dir=tmp + "/data", cache_dir=tmp + "/cache")
-        if AgentOrchestrator is None:
-            from victor_core.memory._memory import Episode, MemoryManager
-            from victor_core.plugins._manager import PluginManager
-            target = MemoryManager(PluginManager(settings), settings)
-            memory = target
-        else:
-            target = AgentOrchestrator(settings)
-            memory = target.memory
-        out["kind"] = type(target).__name__
-        out["idle_mb"] = rss()
+    import tempfile
+    from victor_core import AgentOrchestrator, Settings
 
-        async def work():
-            await memory.episodic.record_many(
-                {"goal": f"task {i} on project {i % 37}", "actions": ["read", "edit"],
-                 "outcome": "done" if i % 3 else "failed"} for i in range(2000))
-            for i in range(200):
-                await memory.episodic.search(f"project {i % 37} task", 5)
-            await memory.semantic.add_facts(f"project {i} uses tool {i % 11}" for i in range(500))
-            await memory.consolidate()
-            for name in ("get_cache_stats", "get_metrics"):
-                call = getattr(target, name, None)
-                if call is not None:
-                    try:
-                        await call()
-                    except Exception as exc:
-                        out.setdefault("errors", []).append(f"{name}: {exc!r}")
-            out["active_mb"] = rss()
-            await target.aclose()
+    tmp = tempfile.mkdtemp()
+    target = AgentOrchestrator(Settings(data_dir=tmp + "/data", cache_dir=tmp + "/cache"))
+    stage("idle")
 
-        asyncio.run(work())
-    print(json.dumps(out))
+    import asyncio, json
+
+    async def work():
+        memory = target.memory
+        await memory.episodic.record_many(
+            {"goal": f"task {i} on project {i % 37}", "actions": ["read", "edit"],
+             "outcome": "done" if i % 3 else "failed"} for i in range(2000))
+        for i in range(200):
+            await memory.episodic.search(f"project {i % 37} task", 5)
+        await memory.semantic.add_facts(f"project {i} uses tool {i % 11}" for i in range(500))
+        await memory.consolidate()
+        await target.get_cache_stats()
+        await target.get_metrics()
+
+    asyncio.run(work())
+    stage("active")
+    asyncio.run(target.aclose())
     """
 )
 
 
 def _rss(mode: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, mode],
-        capture_output=True,
+    """RSS (MB) of a fresh child at each of its stages, read from this process.
+
+    ``bare``: ``{"bare_mb"}``; ``orchestrator``: ``{"idle_mb", "active_mb", "kind"}``
+    (``{"error"}`` when the child fails).
+    """
+    import os
+
+    import psutil
+
+    script = _BARE_SCRIPT if mode == "bare" else _ORCHESTRATOR_SCRIPT
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out: dict[str, Any] = {} if mode == "bare" else {"kind": "AgentOrchestrator"}
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    doc: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return doc
+        env=env,
+    ) as child:
+        stdin, stdout = child.stdin, child.stdout
+        if stdin is None or stdout is None:  # pragma: no cover - both are pipes
+            return {"error": "the child has no pipes"}
+        try:
+            for line in stdout:
+                if line.startswith("stage "):
+                    name = line.split()[1]
+                    out[f"{name}_mb"] = psutil.Process(child.pid).memory_info().rss / 2**20
+                    stdin.write("\n")
+                    stdin.flush()
+            child.wait(timeout=120)
+        except (OSError, subprocess.TimeoutExpired, psutil.Error) as exc:
+            child.kill()
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        if child.returncode != 0:
+            lines = (child.stderr.read() if child.stderr else "").strip().splitlines()
+            return {"error": (lines or [f"exit {child.returncode}"])[-1]}
+    return out
 
 
 class _Words:
@@ -333,7 +346,7 @@ def run(iterations: int, progress: Callable[[str], None]) -> dict[str, Any]:
             "rss_active_mb": active_mb,
             "rss_idle_over_bare_mb": idle_delta,
             "rss_active_over_bare_mb": active_delta,
-            "rss_errors": ready.get("errors") or bare.get("error"),
+            "rss_errors": ready.get("error") or bare.get("error"),
             "guide_idle_mb": "150-300",
             "guide_active_mb": "300-800",
             **{k: v for k, v in storage.items() if not k.startswith("search_1")},
