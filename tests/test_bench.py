@@ -295,3 +295,17 @@ def test_parallel_group_reports_executor_against_gather() -> None:
     assert result["ratios"]["executor_vs_gather"] == pytest.approx(
         details["executor_us_per_task"] / details["gather_us_per_task"]
     )
+
+
+def test_memory_rss_children_report_each_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from victor_core.bench import _memory
+
+    bare = _memory._rss("bare")
+    assert set(bare) == {"bare_mb"} and bare["bare_mb"] > 0
+    ready = _memory._rss("orchestrator")
+    assert set(ready) == {"kind", "idle_mb", "active_mb"}, ready
+    # The bare child runs no import of its own: nothing to measure but the interpreter.
+    assert "import sys;" in _memory._BARE_SCRIPT and _memory._BARE_SCRIPT.count("import") == 1
+
+    monkeypatch.setattr(_memory, "_ORCHESTRATOR_SCRIPT", "raise SystemExit('no orchestrator')")
+    assert _memory._rss("orchestrator") == {"error": "no orchestrator"}
