@@ -39,11 +39,12 @@ from victor_core.plugins._async import (
     gather_results,
 )
 from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
-from victor_core.plugins._isolation import (
-    ISOLATED,
-    PluginCallError,
-    isolate_calls,
-    raw_hookimpls,
+from victor_core.plugins._isolation import ISOLATED, PluginCallError, isolate_calls
+from victor_core.plugins._pluggy_private import (
+    hookimpls_of,
+    manager_of,
+    relay_callers,
+    set_caller_class,
 )
 from victor_core.settings import Settings
 
@@ -103,8 +104,7 @@ class _LazyHookCaller(HookCaller):
     __slots__ = ()
 
     def _load(self) -> None:
-        manager = self._hookexec.__self__  # type: ignore[attr-defined]
-        manager.load_hook_family(self.name)
+        manager_of(self).load_hook_family(self.name)
 
     def __call__(self, **kwargs: object) -> Any:
         self._load()
@@ -145,7 +145,7 @@ class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing on
             raise AttributeError(name)
         if name.startswith("victor_") and manager._load_spec_modules():
             try:
-                return self.__dict__[name]  # type: ignore[no-any-return]
+                return relay_callers(self)[name]  # type: ignore[no-any-return]
             except KeyError:
                 pass
         raise AttributeError(name)
@@ -246,15 +246,15 @@ class PluginManager(pluggy.PluginManager):
                 attribute, else ``core``, which loads nothing).
         """
         family = family or getattr(module_or_class, "VICTOR_FAMILY", None) or _CORE
-        before = set(self.hook.__dict__)
+        before = set(relay_callers(self.hook))
         self._probing += 1
         try:
             super().add_hookspecs(module_or_class)  # type: ignore[arg-type]
         finally:
             self._probing -= 1
         with self._lock:
-            for name in self.hook.__dict__:
-                caller = self.hook.__dict__[name]
+            for name in relay_callers(self.hook):
+                caller = relay_callers(self.hook)[name]
                 if not isinstance(caller, HookCaller) or caller.spec is None:
                     continue
                 if caller.spec.namespace is not module_or_class or name in self._hook_family:
@@ -266,7 +266,7 @@ class PluginManager(pluggy.PluginManager):
                 if family not in self._loaded_families and (
                     name not in before or type(caller) is HookCaller
                 ):
-                    caller.__class__ = _LazyHookCaller
+                    set_caller_class(caller, _LazyHookCaller)
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         """pluggy's answer, remembered per hookspec module for the whole process.
@@ -347,7 +347,7 @@ class PluginManager(pluggy.PluginManager):
             # plain pluggy callers that no longer pass through here.
             for caller in self._family_hooks.get(family, ()):
                 if type(caller) is _LazyHookCaller:
-                    caller.__class__ = HookCaller  # type: ignore[assignment]
+                    set_caller_class(caller, HookCaller)
 
     def _rollback(self, family: str, added: list[str]) -> None:
         for value in added:
@@ -473,7 +473,8 @@ class PluginManager(pluggy.PluginManager):
             status.loaded = True
             status.plugin_name = self.get_name(plugin)
             return
-        plugin_name = name if name not in self._name2plugin else f"{family}.{name}"
+        taken = super().get_plugin(name) is not None or self.is_blocked(name)
+        plugin_name = f"{family}.{name}" if taken else name
         try:
             self.register(plugin, name=plugin_name)
         except ISOLATED as exc:
@@ -569,7 +570,7 @@ class PluginManager(pluggy.PluginManager):
             if hook.name.startswith("victor_") and hook.spec is None
         ]
         if unknown and self._load_spec_modules():
-            unknown = [n for n in unknown if self.hook.__dict__[n].spec is None]
+            unknown = [n for n in unknown if relay_callers(self.hook)[n].spec is None]
         if unknown:
             self.unregister(plugin)
             import difflib
@@ -609,11 +610,11 @@ class PluginManager(pluggy.PluginManager):
 
     def get_plugin(self, name: str) -> Any | None:
         """The plugin registered as ``name``, loading the families that list that name."""
-        plugin = self._name2plugin.get(name)
+        plugin = super().get_plugin(name)
         if plugin is None and not self._loading:
             for family in self._families_naming(name):
                 self.load_family(family)
-            plugin = self._name2plugin.get(name)
+            plugin = super().get_plugin(name)
         return plugin
 
     def get_hookcallers(self, plugin: object) -> list[HookCaller] | None:
@@ -624,9 +625,9 @@ class PluginManager(pluggy.PluginManager):
         if self.get_name(plugin) is None:
             return None
         callers = []
-        for caller in self.hook.__dict__.values():
+        for caller in relay_callers(self.hook).values():
             if isinstance(caller, HookCaller) and any(
-                impl.plugin is plugin for impl in raw_hookimpls(caller)
+                impl.plugin is plugin for impl in hookimpls_of(caller)
             ):
                 callers.append(caller)
         return callers
