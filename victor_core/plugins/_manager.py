@@ -5,11 +5,11 @@ from entry-point groups named ``victor_core.<family>``. Discovery reads an
 on-disk index and imports nothing; a family's plugin modules are imported the
 first time any hook of that family is dispatched, or any query would miss
 them (``get_hookimpls``, ``get_plugins``, ``get_plugin``...). Until then the
-family's hook callers are instances of a :class:`pluggy.HookCaller` subclass
-whose call loads the family and then turns every caller of the family back
-into a plain ``HookCaller``, so that once loaded a call costs what pluggy
-costs plus one wrapper per entry-point implementation (call isolation, see
-:mod:`victor_core.plugins._isolation`).
+family's hook callers load it on their first call (:mod:`victor_core.plugins._lazy`);
+once loaded a call costs what pluggy costs plus one wrapper per entry-point
+implementation (call isolation, see :mod:`victor_core.plugins._isolation`).
+Loading records each plugin's status and failures (:mod:`._status`);
+``list_plugins`` answers from :mod:`._info`, ``pm.ahook`` from :mod:`._async`.
 """
 
 from __future__ import annotations
@@ -31,21 +31,28 @@ from pluggy import HookCaller
 from victor_core import _log
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
-from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
+from victor_core.exceptions import HookError, PluginValidationError
 from victor_core.plugins._async import (
     AsyncHookRelay,
     first_result,
     flatten_results,
     gather_results,
 )
-from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
+from victor_core.plugins._discovery import (
+    GROUP_PREFIX,
+    HOOKSPECS_GROUP,
+    Discovery,
+    EntryRecord,
+    default_index_name,
+)
 from victor_core.plugins._isolation import ISOLATED, PluginCallError, isolate_calls
+from victor_core.plugins._lazy import LazyHookCaller, LazyHookRelay
 from victor_core.plugins._pluggy_private import (
     hookimpls_of,
-    manager_of,
     relay_callers,
     set_caller_class,
 )
+from victor_core.plugins._status import Status, call_failed, load_failed, warn
 from victor_core.settings import Settings
 
 # parse_hookspec_opts answers per hookspec module object (see the method).
@@ -73,98 +80,12 @@ DEFAULT_PLUGINS: dict[str, tuple[str, str]] = {
     "sqlite-memory": ("memory", "victor_core.memory._sqlite"),
 }
 
-#: The group whose entry points name a new family (entry-point name) and the
-#: module holding its hookspecs (entry-point value).
-HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 
 _CORE = "core"
 
 #: ``disabled_plugins`` names already warned about: once per process, since a
 #: command may build more than one manager from the same settings.
 _WARNED_DISABLED: set[str] = set()
-
-
-class _Status:
-    """What the manager knows of one plugin's loading (a plain class: cheap to define)."""
-
-    __slots__ = ("call_errors", "error", "import_time_s", "loaded", "plugin_name")
-
-    def __init__(self) -> None:
-        self.loaded = False
-        self.error: str | None = None
-        self.import_time_s: float | None = None
-        self.plugin_name: str | None = None
-        #: hook name -> the last error its implementation raised when called.
-        self.call_errors: dict[str, str] = {}
-
-
-class _LazyHookCaller(HookCaller):
-    """A hook caller of a family not loaded yet: the first call loads the family."""
-
-    __slots__ = ()
-
-    def _load(self) -> None:
-        manager_of(self).load_hook_family(self.name)
-
-    def __call__(self, **kwargs: object) -> Any:
-        self._load()
-        return HookCaller.__call__(self, **kwargs)
-
-    def call_extra(self, methods: Any, kwargs: Any) -> Any:
-        self._load()
-        return HookCaller.call_extra(self, methods, kwargs)
-
-    def get_hookimpls(self) -> list[Any]:
-        self._load()
-        return HookCaller.get_hookimpls(self)
-
-    def call_historic(
-        self, result_callback: Any = None, kwargs: Any = None
-    ) -> None:  # pragma: no cover - no lazy family has historic hooks by default
-        self._load()
-        HookCaller.call_historic(self, result_callback, kwargs)
-
-
-class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing only
-    """``pm.hook``: resolves hooks of families declared by installed hookspec modules."""
-
-    # pluggy iterates ``__dict__`` as the set of hook callers: keep the manager out of it.
-    __slots__ = ("_victor_manager",)
-
-    def __init__(self, manager: PluginManager) -> None:
-        self._victor_manager = manager
-
-    def __getattr__(self, name: str) -> HookCaller:
-        # Only reached for names that are not set yet: never on the hot path.
-        if name == "_victor_manager":
-            raise AttributeError(name)
-        manager: PluginManager = self._victor_manager
-        # pluggy probes for missing names while registering: that is no reason to
-        # import hookspec modules.
-        if manager._probing:
-            raise AttributeError(name)
-        if name.startswith("victor_") and manager._load_spec_modules():
-            try:
-                return relay_callers(self)[name]  # type: ignore[no-any-return]
-            except KeyError:
-                pass
-        raise AttributeError(name)
-
-
-def default_index_name() -> str:
-    """The discovery index's file name for this interpreter (one per ``sys.prefix``).
-
-    Two virtual environments sharing a cache directory then each keep a valid
-    index instead of rescanning every time the other one ran.
-    """
-    import sys
-
-    # 64-bit FNV-1a: stable across runs (unlike hash()) and without hashlib's
-    # few milliseconds of import at start-up.
-    value = 0xCBF29CE484222325
-    for byte in sys.prefix.encode("utf-8", "surrogatepass"):
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"plugin-index-{value:016x}.json"
 
 
 class PluginManager(pluggy.PluginManager):
@@ -194,14 +115,14 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(PROJECT_NAME)
         self._probing = 0
         self.settings = settings if settings is not None else Settings()
-        self.hook = _HookRelay(self)  # type: ignore[misc]
+        self.hook = LazyHookRelay(self)  # type: ignore[misc]
         self.ahook = AsyncHookRelay(self)
         self._lock = threading.RLock()
         self._hook_family: dict[str, str] = {}
         self._family_hooks: dict[str, list[HookCaller]] = {}
         self._loaded_families: set[str] = set()
         self._loading: set[str] = set()
-        self._status: dict[tuple[str, str], _Status] = {}
+        self._status: dict[tuple[str, str], Status] = {}
         self._by_value: dict[str, Any] = {}
         self._entries: list[EntryRecord] | None = None
         self._specs_loaded = False
@@ -266,7 +187,7 @@ class PluginManager(pluggy.PluginManager):
                 if family not in self._loaded_families and (
                     name not in before or type(caller) is HookCaller
                 ):
-                    set_caller_class(caller, _LazyHookCaller)
+                    set_caller_class(caller, LazyHookCaller)
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         """pluggy's answer, remembered per hookspec module for the whole process.
@@ -346,7 +267,7 @@ class PluginManager(pluggy.PluginManager):
             # Only now, with every plugin registered, do the callers become
             # plain pluggy callers that no longer pass through here.
             for caller in self._family_hooks.get(family, ()):
-                if type(caller) is _LazyHookCaller:
+                if type(caller) is LazyHookCaller:
                     set_caller_class(caller, HookCaller)
 
     def _rollback(self, family: str, added: list[str]) -> None:
@@ -384,7 +305,7 @@ class PluginManager(pluggy.PluginManager):
                 if self._entries is None:
                     entries = self._discovery.load() if self._discovery is not None else []
                     if self._discovery is not None and self._discovery.warning:
-                        _warn("plugin_index_problem", message=self._discovery.warning)
+                        warn("plugin_index_problem", message=self._discovery.warning)
                     self._entries = entries
                     if self._discovery is not None:
                         self._check_disabled(entries)
@@ -401,7 +322,7 @@ class PluginManager(pluggy.PluginManager):
 
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            _warn(
+            warn(
                 "unknown_disabled_plugin",
                 message=f"disabled plugin {name!r} is not installed{hint}",
                 plugin=name,
@@ -432,14 +353,14 @@ class PluginManager(pluggy.PluginManager):
                 try:
                     module = _import_entry(entry.value)
                 except ISOLATED as exc:
-                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    load_failed(self, "hookspecs", entry.name, entry.value, exc)
                     continue
                 try:
                     self.add_hookspecs(module, family=entry.name)
                 except ValueError as exc:
                     # Already added another way (``victor_add_hookspecs``): report it,
                     # keep what is there.
-                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    load_failed(self, "hookspecs", entry.name, entry.value, exc)
                     continue
                 added = True
             return added
@@ -449,7 +370,7 @@ class PluginManager(pluggy.PluginManager):
     def _load_one(
         self, family: str, name: str, value: str, added: list[str], *, builtin: bool = False
     ) -> None:
-        status = self._status.setdefault((family, name), _Status())
+        status = self._status.setdefault((family, name), Status())
         if name in self.settings.disabled_plugins:
             return
         existing = self._by_value.get(value)
@@ -465,7 +386,7 @@ class PluginManager(pluggy.PluginManager):
         except ISOLATED as exc:
             # SystemExit included: a plugin calling sys.exit() at import is a
             # broken plugin, not a request to stop the process.
-            self._fail(family, name, value, exc)
+            load_failed(self, family, name, value, exc)
             return
         elapsed = time.perf_counter() - start
         if self.is_registered(plugin):
@@ -480,14 +401,14 @@ class PluginManager(pluggy.PluginManager):
         except ISOLATED as exc:
             if self.is_registered(plugin):
                 self.unregister(plugin)
-            self._fail(family, name, value, exc)
+            load_failed(self, family, name, value, exc)
             return
         self._by_value[value] = plugin
         added.append(value)
         isolate_calls(
             self.get_hookcallers(plugin) or [],
             plugin,
-            functools.partial(self._call_failed, (family, name), value, plugin_name),
+            functools.partial(call_failed, self, (family, name, value, plugin_name)),
         )
         status.loaded = True
         status.error = None
@@ -496,55 +417,6 @@ class PluginManager(pluggy.PluginManager):
         _log.info(
             "plugin_loaded", plugin=plugin_name, family=family, import_ms=round(elapsed * 1e3, 2)
         )
-
-    def _fail(self, family: str, name: str, value: str, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"
-        status = self._status.setdefault((family, name), _Status())
-        status.error = message
-        _warn(
-            "plugin_failed",
-            plugin=name,
-            family=family,
-            entry_point=value,
-            error=message,
-        )
-        if self.settings.strict_plugins:
-            raise PluginLoadError(
-                f"plugin {name!r} (entry point {value!r} of group "
-                f"'{GROUP_PREFIX}{family}') failed to load: {message}",
-                plugin=name,
-                entry_point=value,
-                family=family,
-            ) from exc
-
-    def _call_failed(
-        self, key: tuple[str, str], value: str, plugin_name: str, hook: str, exc: BaseException
-    ) -> None:
-        family = key[0]
-        message = f"{type(exc).__name__}: {exc}"
-        status = self._status.setdefault(key, _Status())
-        first = hook not in status.call_errors
-        status.call_errors[hook] = message
-        if first:
-            # Once per plugin and hook: a hook called in a loop must not flood stderr.
-            _warn(
-                "plugin_call_failed",
-                message=f"plugin {plugin_name!r} failed in hook {hook!r} "
-                f"and was left out of its results: {message}",
-                plugin=plugin_name,
-                hook=hook,
-                family=family,
-                error=message,
-            )
-        if self.settings.strict_plugins:
-            raise PluginCallError(
-                f"plugin {plugin_name!r} (entry point {value!r}) failed in hook "
-                f"{hook!r}: {message}",
-                plugin=plugin_name,
-                hook=hook,
-                entry_point=value,
-                family=family,
-            ) from exc
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin``; reject ``victor_*`` implementations no hookspec defines.
@@ -654,62 +526,9 @@ class PluginManager(pluggy.PluginManager):
 
     def list_plugins(self) -> list[PluginInfo]:
         """Every known plugin, built-in and installed, without importing any."""
-        infos: list[PluginInfo] = []
-        disabled = set(self.settings.disabled_plugins)
-        for name, (family, module) in self._builtins.items():
-            infos.append(
-                self._info(
-                    family=family,
-                    name=name,
-                    value=module,
-                    dist="victor-core",
-                    version=_own_version(),
-                    builtin=True,
-                )
-            )
-        for entry in self._all_entries():
-            if entry.group == HOOKSPECS_GROUP:
-                continue
-            infos.append(
-                self._info(
-                    family=entry.family,
-                    name=entry.name,
-                    value=entry.value,
-                    dist=entry.dist_name,
-                    version=entry.dist_version,
-                    builtin=False,
-                    disabled=entry.name in disabled,
-                )
-            )
-        return infos
+        from victor_core.plugins._info import plugin_infos
 
-    def _info(
-        self,
-        *,
-        family: str,
-        name: str,
-        value: str,
-        dist: str,
-        version: str,
-        builtin: bool,
-        disabled: bool = False,
-    ) -> PluginInfo:
-        from victor_core.plugins._info import PluginInfo
-
-        status = self._status.get((family, name)) or _Status()
-        return PluginInfo(
-            name=name,
-            family=family,
-            entry_point=value,
-            dist_name=dist,
-            dist_version=version,
-            loaded=status.loaded,
-            error=status.error,
-            call_errors=dict(status.call_errors),
-            import_time_s=status.import_time_s,
-            disabled=disabled,
-            builtin=builtin,
-        )
+        return plugin_infos(self)
 
     # -- async dispatch --------------------------------------------------------------------
 
@@ -737,18 +556,6 @@ def _import_entry(value: str) -> Any:
     for part in attr.strip().split(".") if attr.strip() else ():
         obj = getattr(obj, part)
     return obj
-
-
-def _own_version() -> str:
-    from victor_core._version import __version__
-
-    return __version__
-
-
-def _warn(event: str, **fields: Any) -> None:
-    from victor_core._log import get_logger
-
-    get_logger().warning(event, **fields)
 
 
 def iter_family_modules() -> dict[str, ModuleType]:
