@@ -254,3 +254,18 @@ def default_index_name() -> str:
     for byte in sys.prefix.encode("utf-8", "surrogatepass"):
         value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"plugin-index-{value:016x}.json"
+
+
+#: ``(cache_dir, sys.prefix) -> index path``: the same for every manager of a process.
+_INDEX_PATHS: dict[tuple[Path, str], Path] = {}
+
+
+def default_index_path(cache_dir: Path) -> Path:
+    """``cache_dir / default_index_name()``, remembered per cache folder and prefix."""
+    key = (cache_dir, sys.prefix)
+    path = _INDEX_PATHS.get(key)
+    if path is None:
+        if len(_INDEX_PATHS) > 64:
+            _INDEX_PATHS.clear()
+        path = _INDEX_PATHS[key] = Path(cache_dir) / default_index_name()
+    return path

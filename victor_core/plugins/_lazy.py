@@ -10,17 +10,40 @@ costs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 from pluggy import HookCaller
 
-from victor_core.plugins._pluggy_private import manager_of, relay_callers
+# Bound now, like the manager's base class: whoever replaces ``pluggy.PluginManager``
+# later (pluggy's own suite, run against ours) does not replace the parser.
+from pluggy import PluginManager as _PluggyManager
+
+from victor_core.plugins._pluggy_private import (
+    manager_of,
+    new_hook_caller,
+    relay_callers,
+    set_caller_class,
+)
 
 if TYPE_CHECKING:
     from victor_core.plugins._manager import PluginManager
 
-__all__ = ["LazyHookCaller", "LazyHookRelay"]
+__all__ = [
+    "ADD_HOOKSPECS",
+    "CORE",
+    "BuiltinSpecs",
+    "LazyHookCaller",
+    "LazyHookRelay",
+    "builtin_specs",
+    "materialize",
+]
+
+#: The family of hooks that load nothing.
+CORE = "core"
+
+#: The historic hook every manager calls with itself (see :func:`materialize`).
+ADD_HOOKSPECS = "victor_add_hookspecs"
 
 
 class LazyHookCaller(HookCaller):
@@ -64,6 +87,10 @@ class LazyHookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing
         if name == "_victor_manager":
             raise AttributeError(name)
         manager: PluginManager = self._victor_manager
+        if name in manager._pending_specs:
+            caller = materialize(manager, name)
+            if caller is not None:
+                return caller
         # pluggy probes for missing names while registering: that is no reason to
         # import hookspec modules.
         if manager._probing:
@@ -74,3 +101,76 @@ class LazyHookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing
             except KeyError:
                 pass
         raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._victor_manager._pending_specs})
+
+
+class BuiltinSpecs(NamedTuple):
+    """The built-in hookspecs, parsed once per process (see :func:`builtin_specs`)."""
+
+    #: hook name -> (family, its ``pluggy.HookSpec``).
+    pending: dict[str, tuple[str, Any]]
+    #: hook name -> family.
+    families: dict[str, str]
+    #: the families other than ``core``, in :data:`victor_core.hookspecs.FAMILIES` order.
+    lazy_families: tuple[str, ...]
+
+
+_BUILTIN_SPECS: list[BuiltinSpecs] = []
+
+
+def builtin_specs() -> BuiltinSpecs:
+    """The hookspecs of :data:`victor_core.hookspecs.FAMILIES`, as pluggy parses them.
+
+    Parsed by a plain ``pluggy.PluginManager`` the first time a manager is built;
+    every manager then shares the (read-only) ``HookSpec`` objects instead of
+    inspecting each hookspec function's signature again.
+    """
+    if _BUILTIN_SPECS:
+        return _BUILTIN_SPECS[0]
+    from victor_core import hookspecs
+    from victor_core._markers import PROJECT_NAME
+
+    plain = _PluggyManager(PROJECT_NAME)
+    pending: dict[str, tuple[str, Any]] = {}
+    for family, module in hookspecs.FAMILIES.items():
+        plain.add_hookspecs(module)
+        for name, caller in relay_callers(plain.hook).items():
+            pending.setdefault(name, (family, caller.spec))
+    specs = BuiltinSpecs(
+        pending,
+        {name: family for name, (family, _spec) in pending.items()},
+        tuple(family for family in hookspecs.FAMILIES if family != CORE),
+    )
+    _BUILTIN_SPECS.append(specs)
+    return specs
+
+
+def materialize(manager: PluginManager, name: str) -> HookCaller | None:
+    """Build and set the caller of built-in hook ``name`` (None: not a pending hook).
+
+    A caller of a family not loaded yet is lazy, like one ``add_hookspecs`` builds.
+    The caller of :data:`ADD_HOOKSPECS` holds the manager's historic call.
+    """
+    with manager._lock:
+        callers = relay_callers(manager.hook)
+        caller: HookCaller | None = callers.get(name)
+        if caller is not None:
+            return caller
+        entry = manager._pending_specs.pop(name, None)
+        if entry is None:
+            return None
+        family, spec = entry
+        # The manager's own historic call, made when the caller is built: before
+        # any implementation of it can be registered, so it only records it.
+        history: dict[str, object] | None = None
+        if name == ADD_HOOKSPECS:
+            history = {"plugin_manager": manager}
+        caller = new_hook_caller(manager, name, spec, history)
+        if family != CORE:
+            manager._family_hooks.setdefault(family, []).append(caller)
+            if family not in manager._loaded_families:
+                set_caller_class(caller, LazyHookCaller)
+        callers[name] = caller
+        return caller

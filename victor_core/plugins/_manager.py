@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import threading
 import time
 import weakref
@@ -32,21 +31,23 @@ from victor_core import _log
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
 from victor_core.exceptions import HookError, PluginValidationError
-from victor_core.plugins._async import (
-    AsyncHookRelay,
-    first_result,
-    flatten_results,
-    gather_results,
-)
+from victor_core.plugins._async import AsyncHookRelay, flatten_results
 from victor_core.plugins._discovery import (
     GROUP_PREFIX,
     HOOKSPECS_GROUP,
     Discovery,
     EntryRecord,
-    default_index_name,
+    default_index_name,  # noqa: F401 - was defined here
+    default_index_path,
 )
 from victor_core.plugins._isolation import ISOLATED, PluginCallError, isolate_calls
-from victor_core.plugins._lazy import LazyHookCaller, LazyHookRelay
+from victor_core.plugins._lazy import (
+    ADD_HOOKSPECS,
+    LazyHookCaller,
+    LazyHookRelay,
+    builtin_specs,
+    materialize,
+)
 from victor_core.plugins._pluggy_private import (
     hookimpls_of,
     relay_callers,
@@ -103,6 +104,15 @@ class PluginManager(pluggy.PluginManager):
         paths: import path to discover on (default: ``sys.path``).
     """
 
+    #: Built-in hooks whose caller is not built yet: name -> (family, parsed hookspec).
+    _pending_specs: dict[str, tuple[str, Any]]
+    #: Hook name -> its family, for every hook with a hookspec.
+    _hook_family: dict[str, str]
+    #: Family (other than ``core``) -> the callers of its hooks built so far.
+    _family_hooks: dict[str, list[HookCaller]]
+    #: The built-in families whose callers are built on first use.
+    _builtin_families: tuple[str, ...]
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -116,43 +126,70 @@ class PluginManager(pluggy.PluginManager):
         self._probing = 0
         self.settings = settings if settings is not None else Settings()
         self.hook = LazyHookRelay(self)  # type: ignore[misc]
-        self.ahook = AsyncHookRelay(self)
         self._lock = threading.RLock()
-        self._hook_family: dict[str, str] = {}
-        self._family_hooks: dict[str, list[HookCaller]] = {}
         self._loaded_families: set[str] = set()
         self._loading: set[str] = set()
         self._status: dict[tuple[str, str], Status] = {}
         self._by_value: dict[str, Any] = {}
         self._entries: list[EntryRecord] | None = None
         self._specs_loaded = False
-        self._discover = discover
         self._before_first_load: list[Callable[[], None]] = []
         self._builtins = dict(DEFAULT_PLUGINS) if builtins else {}
         if index_path == "default":
-            index_path = self.settings.cache_dir / default_index_name()
-        self._discovery = (
-            Discovery(Path(index_path) if index_path is not None else None, paths)
-            if discover
-            else None
-        )
-        for family, module in _hookspecs.FAMILIES.items():
-            self.add_hookspecs(module, family=family)
-        # Every plugin registered from now on gets to add its hookspecs.
-        self.hook.victor_add_hookspecs.call_historic(kwargs={"plugin_manager": self})
+            index_path = default_index_path(self.settings.cache_dir)
+        elif index_path is not None and not isinstance(index_path, Path):
+            index_path = Path(index_path)
+        self._discovery = Discovery(index_path, paths) if discover else None
+        self._add_builtin_hookspecs()
+        if ADD_HOOKSPECS not in self._pending_specs:
+            # Every plugin registered from now on gets to add its hookspecs (a
+            # pending caller makes this call when it is built: see materialize).
+            self.hook.victor_add_hookspecs.call_historic(kwargs={"plugin_manager": self})
+        is_lazy = self.settings.is_lazy
         for family in BUILTIN_FAMILIES:
-            if not self.settings.is_lazy(family):
+            if not is_lazy(family):
                 self.load_family(family)
         if not self.settings.lazy_loading_enabled:
             self._load_spec_modules()
-            for family in list(self._family_hooks):
+            for family in self.families:
                 self.load_family(family)
         elif self.settings.lazy_loading_warmup:
             from victor_core.plugins._warmup import start_warmup
 
             start_warmup(self)
 
+    @functools.cached_property
+    def ahook(self) -> AsyncHookRelay:
+        """``await pm.ahook.NAME(**kwargs)``: awaitable hook calls (see :class:`AsyncHookRelay`)."""
+        return AsyncHookRelay(self)
+
     # -- hookspecs and families -------------------------------------------------------
+
+    def _add_builtin_hookspecs(self) -> None:
+        """What ``add_hookspecs`` of each built-in family does, its callers built on first use.
+
+        The built-in hookspecs are parsed once per process (:func:`builtin_specs`);
+        ``pm.hook.NAME`` builds the caller of a built-in hook the first time it is
+        looked up (:class:`LazyHookRelay`). A subclass overriding how hookspecs are
+        added or parsed gets the plain path, its overrides called as in pluggy.
+        """
+        cls = type(self)
+        if (
+            cls.add_hookspecs is not PluginManager.add_hookspecs
+            or cls.parse_hookspec_opts is not PluginManager.parse_hookspec_opts
+        ):
+            self._pending_specs = {}
+            self._hook_family = {}
+            self._family_hooks = {}
+            self._builtin_families = ()
+            for family, module in _hookspecs.FAMILIES.items():
+                self.add_hookspecs(module, family=family)
+            return
+        specs = builtin_specs()
+        self._pending_specs = specs.pending.copy()
+        self._hook_family = specs.families.copy()
+        self._family_hooks = {}
+        self._builtin_families = specs.lazy_families
 
     def add_hookspecs(self, module_or_class: object, family: str | None = None) -> None:
         """Add the hookspecs of ``module_or_class`` to ``family``.
@@ -218,7 +255,7 @@ class PluginManager(pluggy.PluginManager):
     @property
     def families(self) -> list[str]:
         """Every family with hookspecs, built-in and added."""
-        return list(self._family_hooks)
+        return list(dict.fromkeys([*self._builtin_families, *self._family_hooks]))
 
     def is_family_loaded(self, family: str) -> bool:
         """Whether ``family``'s plugins have been imported."""
@@ -292,9 +329,14 @@ class PluginManager(pluggy.PluginManager):
             self._before_first_load.append(callback)
 
     def load_all(self) -> None:
-        """Load every family now (what ``lazy_loading_enabled=False`` does at start)."""
+        """Load every family now (what ``lazy_loading_enabled=False`` does at start).
+
+        Every hook caller is built too, so that ``vars(pm.hook)`` lists them all.
+        """
+        for name in list(self._pending_specs):
+            materialize(self, name)
         self._load_spec_modules()
-        for family in list(self._family_hooks):
+        for family in self.families:
             self.load_family(family)
 
     # -- discovery ------------------------------------------------------------------------
@@ -529,25 +571,6 @@ class PluginManager(pluggy.PluginManager):
         from victor_core.plugins._info import plugin_infos
 
         return plugin_infos(self)
-
-    # -- async dispatch --------------------------------------------------------------------
-
-    async def _acall(self, name: str, kwargs: dict[str, Any]) -> Any:
-        caller: HookCaller = getattr(self.hook, name)
-        self.load_hook_family(name)
-        spec = caller.spec
-        if spec is not None and spec.opts.get("firstresult"):
-            impls = caller.get_hookimpls()
-            if any(inspect.iscoroutinefunction(i.function) for i in impls):
-                return await first_result(impls, kwargs)
-        result = caller(**kwargs)
-        if isinstance(result, list):
-            if any(inspect.isawaitable(r) for r in result):
-                return await gather_results(result)
-            return result
-        if inspect.isawaitable(result):
-            return await result
-        return result
 
 
 def _import_entry(value: str) -> Any:

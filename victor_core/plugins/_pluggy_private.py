@@ -30,7 +30,8 @@ Why each is unavoidable:
   reads the attribute at every call.
 - :func:`new_hook_caller` builds a ``HookCaller`` from a hookspec already
   parsed (``HookCaller(name, manager._hookexec)``, then ``spec`` and, for a
-  historic hook, ``_call_history``): ``add_hookspecs`` re-inspects every
+  historic hook, ``_call_history``, holding a ``call_historic`` made when no
+  implementation could answer it): ``add_hookspecs`` re-inspects every
   hookspec function's signature, which made most of a manager's
   construction, although the hookspecs of a module never change.
 - The hook relay is a ``pluggy.HookRelay`` subclass (``@final`` for typing
@@ -79,16 +80,20 @@ def replace_impl_function(impl: Any, function: Callable[..., Any]) -> None:
     object.__setattr__(impl, "function", function)
 
 
-def new_hook_caller(manager: pluggy.PluginManager, name: str, spec: Any) -> HookCaller:
+def new_hook_caller(
+    manager: pluggy.PluginManager, name: str, spec: Any, history: dict[str, object] | None = None
+) -> HookCaller:
     """A caller of ``manager`` for hook ``name`` whose hookspec is ``spec`` (a ``HookSpec``).
 
     What ``HookCaller(name, hookexec, namespace, opts)`` builds, without
-    inspecting the hookspec function again.
+    inspecting the hookspec function again. ``history`` (historic hooks only):
+    the keyword arguments of a ``call_historic`` made before any implementation
+    was registered, which calls nothing and only records them.
     """
     caller = HookCaller(name, manager._hookexec)
     caller.spec = spec
     if spec.opts.get("historic"):
-        caller._call_history = []
+        caller._call_history = [] if history is None else [(history, None)]
     return caller
 
 
