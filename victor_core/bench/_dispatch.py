@@ -166,13 +166,16 @@ def _run(root: Path, site: Path, calls: int, progress: Callable[[str], None]) ->
     cases["timer_context"] = timer_context
     cases["histogram_observe"] = observe
     cases["empty_call"] = _nothing
+    cases.update(_construction_cases(root, site))
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for round_no in range(ROUNDS):
         progress(f"round {round_no + 1}/{ROUNDS}")
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
-            samples[name].append(_per_call_ns(cases[name], calls))
+            # Registering a plugin costs a few hundred times a hook call.
+            count = max(1, calls // 100) if name.startswith("unregister_") else calls
+            samples[name].append(_per_call_ns(cases[name], count))
     ns = {name: min(values) for name, values in samples.items()}
     medians = {name: statistics.median(values) for name, values in samples.items()}
     hooks = managers["registry"].get("victor_hook_duration_seconds")
@@ -182,6 +185,8 @@ def _run(root: Path, site: Path, calls: int, progress: Callable[[str], None]) ->
         "ours_vs_pluggy_one_impl": ns["ours_one"] / ns["plain_one"],
         "metrics_on_vs_off": ns["metrics_many"] / ns["ours_many"],
         "metrics_on_vs_off_one_impl": ns["metrics_one"] / ns["ours_one"],
+        "construct_vs_pluggy": ns["construct_ours"] / ns["construct_plain"],
+        "unregister_vs_pluggy": ns["unregister_ours"] / ns["unregister_plain"],
     }
     details = {
         "calls_per_measurement": calls,
@@ -198,6 +203,14 @@ def _run(root: Path, site: Path, calls: int, progress: Callable[[str], None]) ->
             "victor_core_with_metrics": ns["metrics_one"],
         },
         "metrics_overhead_one_impl_ns": ns["metrics_one"] - ns["ours_one"],
+        "construct_us": {
+            "plain_pluggy": ns["construct_plain"] / 1e3,
+            "victor_core": ns["construct_ours"] / 1e3,
+        },
+        "register_unregister_us": {
+            "plain_pluggy": ns["unregister_plain"] / 1e3,
+            "victor_core": ns["unregister_ours"] / 1e3,
+        },
         "counter_increment_ns": ns["counter_increment"],
         "labelled_counter_increment_ns": ns["labelled_increment"],
         "timer_context_ns": ns["timer_context"],
@@ -217,3 +230,53 @@ def _run(root: Path, site: Path, calls: int, progress: Callable[[str], None]) ->
 
 def _nothing() -> None:
     return None
+
+
+def _construction_cases(root: Path, site: Path) -> dict[str, Callable[[], Any]]:
+    """Building a manager, and registering then unregistering a plugin, against pluggy.
+
+    ``construct_ours`` is ``PluginManager(settings)`` as the orchestrator builds it
+    (lazy, discovering on ``site``); ``construct_plain`` a bare
+    ``pluggy.PluginManager("victor_core")``, hookspecs not added. The unregister
+    cases register one two-hook plugin and unregister it, on managers with every
+    family's hookspecs.
+    """
+    import pluggy
+
+    from victor_core import hookimpl, hookspecs
+    from victor_core.plugins._manager import PluginManager
+    from victor_core.settings import Settings
+
+    settings = Settings(cache_dir=root / "cache-construct", data_dir=root / "data-construct")
+    paths = [str(site)]
+
+    class Plugin:
+        @hookimpl
+        def victor_tools(self) -> list[Any]:
+            return []
+
+        @hookimpl
+        def victor_personas(self) -> list[Any]:
+            return []
+
+    plain = pluggy.PluginManager("victor_core")
+    for module in hookspecs.FAMILIES.values():
+        plain.add_hookspecs(module)
+    ours = PluginManager(settings, discover=False, builtins=False)
+    ours.load_all()
+
+    def cycle(manager: pluggy.PluginManager) -> Callable[[], None]:
+        plugin = Plugin()
+
+        def run() -> None:
+            manager.register(plugin)
+            manager.unregister(plugin)
+
+        return run
+
+    return {
+        "construct_plain": lambda: pluggy.PluginManager("victor_core"),
+        "construct_ours": lambda: PluginManager(settings, builtins=False, paths=paths),
+        "unregister_plain": cycle(plain),
+        "unregister_ours": cycle(ours),
+    }

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 from victor_core.exceptions import HookError
 
 if TYPE_CHECKING:
+    from pluggy import HookCaller
+
     from victor_core.plugins._manager import PluginManager
 
-__all__ = ["AsyncHookRelay", "first_result", "flatten_results", "gather_results"]
+__all__ = ["AsyncHookRelay", "acall", "first_result", "flatten_results", "gather_results"]
 
 
 class AsyncHookRelay:
@@ -33,7 +35,7 @@ class AsyncHookRelay:
             raise HookError(f"unknown hook {name!r}: no hookspec defines it", hook=name) from None
 
         async def call(**kwargs: Any) -> Any:
-            return await manager._acall(name, kwargs)
+            return await acall(manager, name, kwargs)
 
         call.__name__ = name
         return call
@@ -79,3 +81,22 @@ async def gather_results(results: list[Any]) -> list[Any]:
     import asyncio
 
     return list(await asyncio.gather(*(_awaited(r) for r in results)))
+
+
+async def acall(manager: PluginManager, name: str, kwargs: dict[str, Any]) -> Any:
+    """``await pm.ahook.NAME(**kwargs)``: the hook's results, awaitables awaited."""
+    caller: HookCaller = getattr(manager.hook, name)
+    manager.load_hook_family(name)
+    spec = caller.spec
+    if spec is not None and spec.opts.get("firstresult"):
+        impls = caller.get_hookimpls()
+        if any(inspect.iscoroutinefunction(i.function) for i in impls):
+            return await first_result(impls, kwargs)
+    result = caller(**kwargs)
+    if isinstance(result, list):
+        if any(inspect.isawaitable(r) for r in result):
+            return await gather_results(result)
+        return result
+    if inspect.isawaitable(result):
+        return await result
+    return result

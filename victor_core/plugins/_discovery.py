@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 GROUP_PREFIX = "victor_core."
+#: The group whose entry points name a new family (entry-point name) and the
+#: module holding its hookspecs (entry-point value).
+HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 INDEX_VERSION = 1
 #: Keys (import paths) remembered in one index file.
 MAX_SLOTS = 8
@@ -237,3 +240,32 @@ class _suppress_oserror:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         return exc_type is not None and issubclass(exc_type, OSError)
+
+
+def default_index_name() -> str:
+    """The discovery index's file name for this interpreter (one per ``sys.prefix``).
+
+    Two virtual environments sharing a cache directory then each keep a valid
+    index instead of rescanning every time the other one ran.
+    """
+    # 64-bit FNV-1a: stable across runs (unlike hash()) and without hashlib's
+    # few milliseconds of import at start-up.
+    value = 0xCBF29CE484222325
+    for byte in sys.prefix.encode("utf-8", "surrogatepass"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"plugin-index-{value:016x}.json"
+
+
+#: ``(cache_dir, sys.prefix) -> index path``: the same for every manager of a process.
+_INDEX_PATHS: dict[tuple[Path, str], Path] = {}
+
+
+def default_index_path(cache_dir: Path) -> Path:
+    """``cache_dir / default_index_name()``, remembered per cache folder and prefix."""
+    key = (cache_dir, sys.prefix)
+    path = _INDEX_PATHS.get(key)
+    if path is None:
+        if len(_INDEX_PATHS) > 64:
+            _INDEX_PATHS.clear()
+        path = _INDEX_PATHS[key] = Path(cache_dir) / default_index_name()
+    return path

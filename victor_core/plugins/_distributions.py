@@ -59,7 +59,14 @@ def make_distribution(
         lines.append("")
     (info / "entry_points.txt").write_text("\n".join(lines), encoding="utf-8")
     (info / "INSTALLER").write_text("victor-core-testing\n", encoding="utf-8")
-    for module, source in (modules or {}).items():
+    _write_modules(site, modules or {})
+    (info / "RECORD").write_text("", encoding="utf-8")
+    return info
+
+
+def _write_modules(site: Path, modules: Mapping[str, str]) -> None:
+    """Write ``{"dotted.module": "source"}`` under ``site``, with package ``__init__.py`` files."""
+    for module, source in modules.items():
         parts = module.split(".")
         folder = site.joinpath(*parts[:-1])
         for depth in range(1, len(parts)):
@@ -70,5 +77,3 @@ def make_distribution(
                 init.write_text("", encoding="utf-8")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{parts[-1]}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    (info / "RECORD").write_text("", encoding="utf-8")
-    return info

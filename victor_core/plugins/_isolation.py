@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from victor_core.exceptions import PluginError
+from victor_core.plugins._pluggy_private import hookimpls_of, replace_impl_function
 
 if TYPE_CHECKING:
     from pluggy import HookCaller
@@ -72,7 +73,7 @@ def isolate_calls(callers: list[HookCaller], plugin: object, report: Report) -> 
                 continue
             # HookImpl.function is Final for typing only; replacing it keeps
             # pluggy's argument names, ordering and options as they were.
-            object.__setattr__(impl, "function", _wrap(impl.function, caller.name, report))
+            replace_impl_function(impl, _wrap(impl.function, caller.name, report))
 
 
 def raw_hookimpls(caller: HookCaller) -> list[Any]:
@@ -81,8 +82,7 @@ def raw_hookimpls(caller: HookCaller) -> list[Any]:
     ``get_hookimpls`` of a lazy caller loads the family first (a user asking
     must not miss installed plugins); the kernel's own bookkeeping must not.
     """
-    # pluggy keeps them here; tests/test_kernel_isolation.py pins it.
-    return caller._hookimpls
+    return hookimpls_of(caller)
 
 
 def _wrap(function: Callable[..., Any], hook: str, report: Report) -> Callable[..., Any]:

@@ -5,18 +5,17 @@ from entry-point groups named ``victor_core.<family>``. Discovery reads an
 on-disk index and imports nothing; a family's plugin modules are imported the
 first time any hook of that family is dispatched, or any query would miss
 them (``get_hookimpls``, ``get_plugins``, ``get_plugin``...). Until then the
-family's hook callers are instances of a :class:`pluggy.HookCaller` subclass
-whose call loads the family and then turns every caller of the family back
-into a plain ``HookCaller``, so that once loaded a call costs what pluggy
-costs plus one wrapper per entry-point implementation (call isolation, see
-:mod:`victor_core.plugins._isolation`).
+family's hook callers load it on their first call (:mod:`victor_core.plugins._lazy`);
+once loaded a call costs what pluggy costs plus one wrapper per entry-point
+implementation (call isolation, see :mod:`victor_core.plugins._isolation`).
+Loading records each plugin's status and failures (:mod:`._status`);
+``list_plugins`` answers from :mod:`._info`, ``pm.ahook`` from :mod:`._async`.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import threading
 import time
 import weakref
@@ -31,20 +30,30 @@ from pluggy import HookCaller
 from victor_core import _log
 from victor_core import hookspecs as _hookspecs
 from victor_core._markers import PROJECT_NAME
-from victor_core.exceptions import HookError, PluginLoadError, PluginValidationError
-from victor_core.plugins._async import (
-    AsyncHookRelay,
-    first_result,
-    flatten_results,
-    gather_results,
+from victor_core.exceptions import HookError, PluginValidationError
+from victor_core.plugins._async import AsyncHookRelay, flatten_results
+from victor_core.plugins._discovery import (
+    GROUP_PREFIX,
+    HOOKSPECS_GROUP,
+    Discovery,
+    EntryRecord,
+    default_index_name,  # noqa: F401 - was defined here
+    default_index_path,
 )
-from victor_core.plugins._discovery import GROUP_PREFIX, Discovery, EntryRecord
-from victor_core.plugins._isolation import (
-    ISOLATED,
-    PluginCallError,
-    isolate_calls,
-    raw_hookimpls,
+from victor_core.plugins._isolation import ISOLATED, PluginCallError, isolate_calls
+from victor_core.plugins._lazy import (
+    ADD_HOOKSPECS,
+    LazyHookCaller,
+    LazyHookRelay,
+    builtin_specs,
+    materialize,
 )
+from victor_core.plugins._pluggy_private import (
+    hookimpls_of,
+    relay_callers,
+    set_caller_class,
+)
+from victor_core.plugins._status import Status, call_failed, load_failed, warn
 from victor_core.settings import Settings
 
 # parse_hookspec_opts answers per hookspec module object (see the method).
@@ -72,99 +81,12 @@ DEFAULT_PLUGINS: dict[str, tuple[str, str]] = {
     "sqlite-memory": ("memory", "victor_core.memory._sqlite"),
 }
 
-#: The group whose entry points name a new family (entry-point name) and the
-#: module holding its hookspecs (entry-point value).
-HOOKSPECS_GROUP = GROUP_PREFIX + "hookspecs"
 
 _CORE = "core"
 
 #: ``disabled_plugins`` names already warned about: once per process, since a
 #: command may build more than one manager from the same settings.
 _WARNED_DISABLED: set[str] = set()
-
-
-class _Status:
-    """What the manager knows of one plugin's loading (a plain class: cheap to define)."""
-
-    __slots__ = ("call_errors", "error", "import_time_s", "loaded", "plugin_name")
-
-    def __init__(self) -> None:
-        self.loaded = False
-        self.error: str | None = None
-        self.import_time_s: float | None = None
-        self.plugin_name: str | None = None
-        #: hook name -> the last error its implementation raised when called.
-        self.call_errors: dict[str, str] = {}
-
-
-class _LazyHookCaller(HookCaller):
-    """A hook caller of a family not loaded yet: the first call loads the family."""
-
-    __slots__ = ()
-
-    def _load(self) -> None:
-        manager = self._hookexec.__self__  # type: ignore[attr-defined]
-        manager.load_hook_family(self.name)
-
-    def __call__(self, **kwargs: object) -> Any:
-        self._load()
-        return HookCaller.__call__(self, **kwargs)
-
-    def call_extra(self, methods: Any, kwargs: Any) -> Any:
-        self._load()
-        return HookCaller.call_extra(self, methods, kwargs)
-
-    def get_hookimpls(self) -> list[Any]:
-        self._load()
-        return HookCaller.get_hookimpls(self)
-
-    def call_historic(
-        self, result_callback: Any = None, kwargs: Any = None
-    ) -> None:  # pragma: no cover - no lazy family has historic hooks by default
-        self._load()
-        HookCaller.call_historic(self, result_callback, kwargs)
-
-
-class _HookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing only
-    """``pm.hook``: resolves hooks of families declared by installed hookspec modules."""
-
-    # pluggy iterates ``__dict__`` as the set of hook callers: keep the manager out of it.
-    __slots__ = ("_victor_manager",)
-
-    def __init__(self, manager: PluginManager) -> None:
-        self._victor_manager = manager
-
-    def __getattr__(self, name: str) -> HookCaller:
-        # Only reached for names that are not set yet: never on the hot path.
-        if name == "_victor_manager":
-            raise AttributeError(name)
-        manager: PluginManager = self._victor_manager
-        # pluggy probes for missing names while registering: that is no reason to
-        # import hookspec modules.
-        if manager._probing:
-            raise AttributeError(name)
-        if name.startswith("victor_") and manager._load_spec_modules():
-            try:
-                return self.__dict__[name]  # type: ignore[no-any-return]
-            except KeyError:
-                pass
-        raise AttributeError(name)
-
-
-def default_index_name() -> str:
-    """The discovery index's file name for this interpreter (one per ``sys.prefix``).
-
-    Two virtual environments sharing a cache directory then each keep a valid
-    index instead of rescanning every time the other one ran.
-    """
-    import sys
-
-    # 64-bit FNV-1a: stable across runs (unlike hash()) and without hashlib's
-    # few milliseconds of import at start-up.
-    value = 0xCBF29CE484222325
-    for byte in sys.prefix.encode("utf-8", "surrogatepass"):
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"plugin-index-{value:016x}.json"
 
 
 class PluginManager(pluggy.PluginManager):
@@ -182,6 +104,15 @@ class PluginManager(pluggy.PluginManager):
         paths: import path to discover on (default: ``sys.path``).
     """
 
+    #: Built-in hooks whose caller is not built yet: name -> (family, parsed hookspec).
+    _pending_specs: dict[str, tuple[str, Any]]
+    #: Hook name -> its family, for every hook with a hookspec.
+    _hook_family: dict[str, str]
+    #: Family (other than ``core``) -> the callers of its hooks built so far.
+    _family_hooks: dict[str, list[HookCaller]]
+    #: The built-in families whose callers are built on first use.
+    _builtin_families: tuple[str, ...]
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -194,44 +125,71 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(PROJECT_NAME)
         self._probing = 0
         self.settings = settings if settings is not None else Settings()
-        self.hook = _HookRelay(self)  # type: ignore[misc]
-        self.ahook = AsyncHookRelay(self)
+        self.hook = LazyHookRelay(self)  # type: ignore[misc]
         self._lock = threading.RLock()
-        self._hook_family: dict[str, str] = {}
-        self._family_hooks: dict[str, list[HookCaller]] = {}
         self._loaded_families: set[str] = set()
         self._loading: set[str] = set()
-        self._status: dict[tuple[str, str], _Status] = {}
+        self._status: dict[tuple[str, str], Status] = {}
         self._by_value: dict[str, Any] = {}
         self._entries: list[EntryRecord] | None = None
         self._specs_loaded = False
-        self._discover = discover
         self._before_first_load: list[Callable[[], None]] = []
         self._builtins = dict(DEFAULT_PLUGINS) if builtins else {}
         if index_path == "default":
-            index_path = self.settings.cache_dir / default_index_name()
-        self._discovery = (
-            Discovery(Path(index_path) if index_path is not None else None, paths)
-            if discover
-            else None
-        )
-        for family, module in _hookspecs.FAMILIES.items():
-            self.add_hookspecs(module, family=family)
-        # Every plugin registered from now on gets to add its hookspecs.
-        self.hook.victor_add_hookspecs.call_historic(kwargs={"plugin_manager": self})
+            index_path = default_index_path(self.settings.cache_dir)
+        elif index_path is not None and not isinstance(index_path, Path):
+            index_path = Path(index_path)
+        self._discovery = Discovery(index_path, paths) if discover else None
+        self._add_builtin_hookspecs()
+        if ADD_HOOKSPECS not in self._pending_specs:
+            # Every plugin registered from now on gets to add its hookspecs (a
+            # pending caller makes this call when it is built: see materialize).
+            self.hook.victor_add_hookspecs.call_historic(kwargs={"plugin_manager": self})
+        is_lazy = self.settings.is_lazy
         for family in BUILTIN_FAMILIES:
-            if not self.settings.is_lazy(family):
+            if not is_lazy(family):
                 self.load_family(family)
         if not self.settings.lazy_loading_enabled:
             self._load_spec_modules()
-            for family in list(self._family_hooks):
+            for family in self.families:
                 self.load_family(family)
         elif self.settings.lazy_loading_warmup:
             from victor_core.plugins._warmup import start_warmup
 
             start_warmup(self)
 
+    @functools.cached_property
+    def ahook(self) -> AsyncHookRelay:
+        """``await pm.ahook.NAME(**kwargs)``: awaitable hook calls (see :class:`AsyncHookRelay`)."""
+        return AsyncHookRelay(self)
+
     # -- hookspecs and families -------------------------------------------------------
+
+    def _add_builtin_hookspecs(self) -> None:
+        """What ``add_hookspecs`` of each built-in family does, its callers built on first use.
+
+        The built-in hookspecs are parsed once per process (:func:`builtin_specs`);
+        ``pm.hook.NAME`` builds the caller of a built-in hook the first time it is
+        looked up (:class:`LazyHookRelay`). A subclass overriding how hookspecs are
+        added or parsed gets the plain path, its overrides called as in pluggy.
+        """
+        cls = type(self)
+        if (
+            cls.add_hookspecs is not PluginManager.add_hookspecs
+            or cls.parse_hookspec_opts is not PluginManager.parse_hookspec_opts
+        ):
+            self._pending_specs = {}
+            self._hook_family = {}
+            self._family_hooks = {}
+            self._builtin_families = ()
+            for family, module in _hookspecs.FAMILIES.items():
+                self.add_hookspecs(module, family=family)
+            return
+        specs = builtin_specs()
+        self._pending_specs = specs.pending.copy()
+        self._hook_family = specs.families.copy()
+        self._family_hooks = {}
+        self._builtin_families = specs.lazy_families
 
     def add_hookspecs(self, module_or_class: object, family: str | None = None) -> None:
         """Add the hookspecs of ``module_or_class`` to ``family``.
@@ -246,15 +204,15 @@ class PluginManager(pluggy.PluginManager):
                 attribute, else ``core``, which loads nothing).
         """
         family = family or getattr(module_or_class, "VICTOR_FAMILY", None) or _CORE
-        before = set(self.hook.__dict__)
+        before = set(relay_callers(self.hook))
         self._probing += 1
         try:
             super().add_hookspecs(module_or_class)  # type: ignore[arg-type]
         finally:
             self._probing -= 1
         with self._lock:
-            for name in self.hook.__dict__:
-                caller = self.hook.__dict__[name]
+            for name in relay_callers(self.hook):
+                caller = relay_callers(self.hook)[name]
                 if not isinstance(caller, HookCaller) or caller.spec is None:
                     continue
                 if caller.spec.namespace is not module_or_class or name in self._hook_family:
@@ -266,7 +224,7 @@ class PluginManager(pluggy.PluginManager):
                 if family not in self._loaded_families and (
                     name not in before or type(caller) is HookCaller
                 ):
-                    caller.__class__ = _LazyHookCaller
+                    set_caller_class(caller, LazyHookCaller)
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         """pluggy's answer, remembered per hookspec module for the whole process.
@@ -297,7 +255,7 @@ class PluginManager(pluggy.PluginManager):
     @property
     def families(self) -> list[str]:
         """Every family with hookspecs, built-in and added."""
-        return list(self._family_hooks)
+        return list(dict.fromkeys([*self._builtin_families, *self._family_hooks]))
 
     def is_family_loaded(self, family: str) -> bool:
         """Whether ``family``'s plugins have been imported."""
@@ -346,8 +304,8 @@ class PluginManager(pluggy.PluginManager):
             # Only now, with every plugin registered, do the callers become
             # plain pluggy callers that no longer pass through here.
             for caller in self._family_hooks.get(family, ()):
-                if type(caller) is _LazyHookCaller:
-                    caller.__class__ = HookCaller  # type: ignore[assignment]
+                if type(caller) is LazyHookCaller:
+                    set_caller_class(caller, HookCaller)
 
     def _rollback(self, family: str, added: list[str]) -> None:
         for value in added:
@@ -371,9 +329,14 @@ class PluginManager(pluggy.PluginManager):
             self._before_first_load.append(callback)
 
     def load_all(self) -> None:
-        """Load every family now (what ``lazy_loading_enabled=False`` does at start)."""
+        """Load every family now (what ``lazy_loading_enabled=False`` does at start).
+
+        Every hook caller is built too, so that ``vars(pm.hook)`` lists them all.
+        """
+        for name in list(self._pending_specs):
+            materialize(self, name)
         self._load_spec_modules()
-        for family in list(self._family_hooks):
+        for family in self.families:
             self.load_family(family)
 
     # -- discovery ------------------------------------------------------------------------
@@ -384,7 +347,7 @@ class PluginManager(pluggy.PluginManager):
                 if self._entries is None:
                     entries = self._discovery.load() if self._discovery is not None else []
                     if self._discovery is not None and self._discovery.warning:
-                        _warn("plugin_index_problem", message=self._discovery.warning)
+                        warn("plugin_index_problem", message=self._discovery.warning)
                     self._entries = entries
                     if self._discovery is not None:
                         self._check_disabled(entries)
@@ -401,7 +364,7 @@ class PluginManager(pluggy.PluginManager):
 
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            _warn(
+            warn(
                 "unknown_disabled_plugin",
                 message=f"disabled plugin {name!r} is not installed{hint}",
                 plugin=name,
@@ -432,14 +395,14 @@ class PluginManager(pluggy.PluginManager):
                 try:
                     module = _import_entry(entry.value)
                 except ISOLATED as exc:
-                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    load_failed(self, "hookspecs", entry.name, entry.value, exc)
                     continue
                 try:
                     self.add_hookspecs(module, family=entry.name)
                 except ValueError as exc:
                     # Already added another way (``victor_add_hookspecs``): report it,
                     # keep what is there.
-                    self._fail("hookspecs", entry.name, entry.value, exc)
+                    load_failed(self, "hookspecs", entry.name, entry.value, exc)
                     continue
                 added = True
             return added
@@ -449,7 +412,7 @@ class PluginManager(pluggy.PluginManager):
     def _load_one(
         self, family: str, name: str, value: str, added: list[str], *, builtin: bool = False
     ) -> None:
-        status = self._status.setdefault((family, name), _Status())
+        status = self._status.setdefault((family, name), Status())
         if name in self.settings.disabled_plugins:
             return
         existing = self._by_value.get(value)
@@ -465,7 +428,7 @@ class PluginManager(pluggy.PluginManager):
         except ISOLATED as exc:
             # SystemExit included: a plugin calling sys.exit() at import is a
             # broken plugin, not a request to stop the process.
-            self._fail(family, name, value, exc)
+            load_failed(self, family, name, value, exc)
             return
         elapsed = time.perf_counter() - start
         if self.is_registered(plugin):
@@ -473,20 +436,21 @@ class PluginManager(pluggy.PluginManager):
             status.loaded = True
             status.plugin_name = self.get_name(plugin)
             return
-        plugin_name = name if name not in self._name2plugin else f"{family}.{name}"
+        taken = super().get_plugin(name) is not None or self.is_blocked(name)
+        plugin_name = f"{family}.{name}" if taken else name
         try:
             self.register(plugin, name=plugin_name)
         except ISOLATED as exc:
             if self.is_registered(plugin):
                 self.unregister(plugin)
-            self._fail(family, name, value, exc)
+            load_failed(self, family, name, value, exc)
             return
         self._by_value[value] = plugin
         added.append(value)
         isolate_calls(
             self.get_hookcallers(plugin) or [],
             plugin,
-            functools.partial(self._call_failed, (family, name), value, plugin_name),
+            functools.partial(call_failed, self, (family, name, value, plugin_name)),
         )
         status.loaded = True
         status.error = None
@@ -495,55 +459,6 @@ class PluginManager(pluggy.PluginManager):
         _log.info(
             "plugin_loaded", plugin=plugin_name, family=family, import_ms=round(elapsed * 1e3, 2)
         )
-
-    def _fail(self, family: str, name: str, value: str, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"
-        status = self._status.setdefault((family, name), _Status())
-        status.error = message
-        _warn(
-            "plugin_failed",
-            plugin=name,
-            family=family,
-            entry_point=value,
-            error=message,
-        )
-        if self.settings.strict_plugins:
-            raise PluginLoadError(
-                f"plugin {name!r} (entry point {value!r} of group "
-                f"'{GROUP_PREFIX}{family}') failed to load: {message}",
-                plugin=name,
-                entry_point=value,
-                family=family,
-            ) from exc
-
-    def _call_failed(
-        self, key: tuple[str, str], value: str, plugin_name: str, hook: str, exc: BaseException
-    ) -> None:
-        family = key[0]
-        message = f"{type(exc).__name__}: {exc}"
-        status = self._status.setdefault(key, _Status())
-        first = hook not in status.call_errors
-        status.call_errors[hook] = message
-        if first:
-            # Once per plugin and hook: a hook called in a loop must not flood stderr.
-            _warn(
-                "plugin_call_failed",
-                message=f"plugin {plugin_name!r} failed in hook {hook!r} "
-                f"and was left out of its results: {message}",
-                plugin=plugin_name,
-                hook=hook,
-                family=family,
-                error=message,
-            )
-        if self.settings.strict_plugins:
-            raise PluginCallError(
-                f"plugin {plugin_name!r} (entry point {value!r}) failed in hook "
-                f"{hook!r}: {message}",
-                plugin=plugin_name,
-                hook=hook,
-                entry_point=value,
-                family=family,
-            ) from exc
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin``; reject ``victor_*`` implementations no hookspec defines.
@@ -569,7 +484,7 @@ class PluginManager(pluggy.PluginManager):
             if hook.name.startswith("victor_") and hook.spec is None
         ]
         if unknown and self._load_spec_modules():
-            unknown = [n for n in unknown if self.hook.__dict__[n].spec is None]
+            unknown = [n for n in unknown if relay_callers(self.hook)[n].spec is None]
         if unknown:
             self.unregister(plugin)
             import difflib
@@ -609,11 +524,11 @@ class PluginManager(pluggy.PluginManager):
 
     def get_plugin(self, name: str) -> Any | None:
         """The plugin registered as ``name``, loading the families that list that name."""
-        plugin = self._name2plugin.get(name)
+        plugin = super().get_plugin(name)
         if plugin is None and not self._loading:
             for family in self._families_naming(name):
                 self.load_family(family)
-            plugin = self._name2plugin.get(name)
+            plugin = super().get_plugin(name)
         return plugin
 
     def get_hookcallers(self, plugin: object) -> list[HookCaller] | None:
@@ -624,9 +539,9 @@ class PluginManager(pluggy.PluginManager):
         if self.get_name(plugin) is None:
             return None
         callers = []
-        for caller in self.hook.__dict__.values():
+        for caller in relay_callers(self.hook).values():
             if isinstance(caller, HookCaller) and any(
-                impl.plugin is plugin for impl in raw_hookimpls(caller)
+                impl.plugin is plugin for impl in hookimpls_of(caller)
             ):
                 callers.append(caller)
         return callers
@@ -653,81 +568,9 @@ class PluginManager(pluggy.PluginManager):
 
     def list_plugins(self) -> list[PluginInfo]:
         """Every known plugin, built-in and installed, without importing any."""
-        infos: list[PluginInfo] = []
-        disabled = set(self.settings.disabled_plugins)
-        for name, (family, module) in self._builtins.items():
-            infos.append(
-                self._info(
-                    family=family,
-                    name=name,
-                    value=module,
-                    dist="victor-core",
-                    version=_own_version(),
-                    builtin=True,
-                )
-            )
-        for entry in self._all_entries():
-            if entry.group == HOOKSPECS_GROUP:
-                continue
-            infos.append(
-                self._info(
-                    family=entry.family,
-                    name=entry.name,
-                    value=entry.value,
-                    dist=entry.dist_name,
-                    version=entry.dist_version,
-                    builtin=False,
-                    disabled=entry.name in disabled,
-                )
-            )
-        return infos
+        from victor_core.plugins._info import plugin_infos
 
-    def _info(
-        self,
-        *,
-        family: str,
-        name: str,
-        value: str,
-        dist: str,
-        version: str,
-        builtin: bool,
-        disabled: bool = False,
-    ) -> PluginInfo:
-        from victor_core.plugins._info import PluginInfo
-
-        status = self._status.get((family, name)) or _Status()
-        return PluginInfo(
-            name=name,
-            family=family,
-            entry_point=value,
-            dist_name=dist,
-            dist_version=version,
-            loaded=status.loaded,
-            error=status.error,
-            call_errors=dict(status.call_errors),
-            import_time_s=status.import_time_s,
-            disabled=disabled,
-            builtin=builtin,
-        )
-
-    # -- async dispatch --------------------------------------------------------------------
-
-    async def _acall(self, name: str, kwargs: dict[str, Any]) -> Any:
-        caller: HookCaller = getattr(self.hook, name)
-        self.load_hook_family(name)
-        spec = caller.spec
-        if spec is not None and spec.opts.get("firstresult"):
-            impls = caller.get_hookimpls()
-            if any(inspect.iscoroutinefunction(i.function) for i in impls):
-                return await first_result(impls, kwargs)
-        result = caller(**kwargs)
-        if isinstance(result, list):
-            if any(inspect.isawaitable(r) for r in result):
-                return await gather_results(result)
-            return result
-        if inspect.isawaitable(result):
-            return await result
-        return result
+        return plugin_infos(self)
 
 
 def _import_entry(value: str) -> Any:
@@ -736,18 +579,6 @@ def _import_entry(value: str) -> Any:
     for part in attr.strip().split(".") if attr.strip() else ():
         obj = getattr(obj, part)
     return obj
-
-
-def _own_version() -> str:
-    from victor_core._version import __version__
-
-    return __version__
-
-
-def _warn(event: str, **fields: Any) -> None:
-    from victor_core._log import get_logger
-
-    get_logger().warning(event, **fields)
 
 
 def iter_family_modules() -> dict[str, ModuleType]:
