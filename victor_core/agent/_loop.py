@@ -376,8 +376,22 @@ class AgentLoop:
         use_cache: bool,
         stream: bool,
     ) -> ModelOutcome:
-        """The model-driven run; a provider failure ends it with ``provider_error``."""
+        """The model-driven run; a provider failure ends it with ``provider_error``.
+
+        The recalled memories are left out of the response cache's key: they
+        restate earlier runs of the goal (each run adds one), so keying on them
+        would make every repeat of a goal miss the cache.
+        """
         await self.services.tools().ensure_loaded()
+        base = persona.system_prompt or DEFAULT_PERSONA.system_prompt
+        base += (
+            f"\n\nThe workspace is {root}. Call the tools offered when they help; "
+            "several calls in one turn run in parallel. Answer in words when done."
+        )
+        system = base
+        if memories:
+            lines = [_memory_line(m) for m in memories[:6]]
+            system += "\n\nRelated memories from earlier runs:\n" + "\n".join(lines)
         run = ModelRun(
             responder=self.responder,
             executor=self.services.executor(),
@@ -388,15 +402,8 @@ class AgentLoop:
             workspace=str(root),
             use_cache=use_cache,
             stream=stream,
+            key_system=base if system != base else None,
         )
-        system = persona.system_prompt or DEFAULT_PERSONA.system_prompt
-        system += (
-            f"\n\nThe workspace is {root}. Call the tools offered when they help; "
-            "several calls in one turn run in parallel. Answer in words when done."
-        )
-        if memories:
-            lines = [_memory_line(m) for m in memories[:6]]
-            system += "\n\nRelated memories from earlier runs:\n" + "\n".join(lines)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": system},
             {"role": "user", "content": goal},

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,8 @@ class ModelRun:
         emit: receives the events of the run.
         approve: decides calls that need approval (None: they are denied).
         workspace: the directory given as ``path`` to tools that take one and got none.
+        key_system: the system prompt the response cache keys the replies by, when it
+            is not the one sent (the recalled memories are left out of the key).
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class ModelRun:
         workspace: str,
         use_cache: bool = True,
         stream: bool = True,
+        key_system: str | None = None,
     ) -> None:
         self._responder = responder
         self._executor = executor
@@ -159,6 +163,7 @@ class ModelRun:
         self._workspace = workspace
         self._use_cache = use_cache
         self._stream = stream
+        self._key_system = key_system
         self._by_function: dict[str, Tool | Skill] = {}
         self.definitions: list[dict[str, Any]] = []
         for item in offered:
@@ -166,10 +171,7 @@ class ModelRun:
             if fname in self._by_function:
                 continue  # a tool and a skill of one name: the first (the tool) wins
             self._by_function[fname] = item
-            schema = item.parameters if isinstance(item, Tool) else signature_schema(item.func)
-            self.definitions.append(
-                tool_definition(item.name, item.description, _for_model(schema))
-            )
+            self.definitions.append(_described(item)[1])
 
     async def run(self, messages: list[dict[str, Any]]) -> ModelOutcome:
         """Drive the conversation ``messages`` (system and user) to an answer or a budget."""
@@ -264,13 +266,20 @@ class ModelRun:
     async def _ask(self, messages: list[dict[str, Any]], turn: int) -> ModelReply:
         responder = self._responder
         tools = self.definitions
+        key = None
+        if self._key_system is not None and messages and messages[0].get("role") == "system":
+            key = [{**messages[0], "content": self._key_system}, *messages[1:]]
         if not self._stream:
-            reply = await responder.reply(messages, tools=tools, use_cache=self._use_cache)
+            reply = await responder.reply(
+                messages, tools=tools, use_cache=self._use_cache, key_messages=key
+            )
             if reply.text:
                 self._emit(TextDelta(text=reply.text, turn=turn))
             return reply
         final: ModelReply | None = None
-        async for item in responder.stream_reply(messages, tools=tools, use_cache=self._use_cache):
+        async for item in responder.stream_reply(
+            messages, tools=tools, use_cache=self._use_cache, key_messages=key
+        ):
             if isinstance(item, ModelReply):
                 final = item
             elif item:
@@ -353,7 +362,7 @@ class ModelRun:
             return None, arguments, f"unknown tool {call.name!r}; the tools offered: {offered}"
         if problem is not None:
             return None, arguments, problem
-        schema = target.parameters if isinstance(target, Tool) else signature_schema(target.func)
+        schema = _described(target)[0]
         if "path" not in arguments and "path" in (schema.get("properties") or {}):
             arguments["path"] = self._workspace
         problems = check_arguments(schema, arguments)
@@ -392,6 +401,24 @@ class ModelRun:
         )
         self._emit(_finished(record))
         return record
+
+
+#: Each offered tool or skill -> (its parameters' schema, its definition for the model).
+#: Tools and skills are frozen, so what is built from one holds for its lifetime;
+#: building it per run was a measurable part of a turn's cost.
+_DESCRIBED: weakref.WeakKeyDictionary[Tool | Skill, tuple[Mapping[str, Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _described(item: Tool | Skill) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The schema of ``item``'s parameters and its function definition (built once)."""
+    found = _DESCRIBED.get(item)
+    if found is None:
+        schema = item.parameters if isinstance(item, Tool) else signature_schema(item.func)
+        found = (schema, tool_definition(item.name, item.description, _for_model(schema)))
+        _DESCRIBED[item] = found
+    return found
 
 
 def _finished(record: ToolCallRecord) -> ToolCallFinished:

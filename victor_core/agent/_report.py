@@ -88,8 +88,18 @@ def describe(step: StepResult) -> tuple[str, list[str]]:
     return (text if len(text) <= 200 else text[:197] + "..."), []
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """``value`` made JSON-serialisable (paths as text, other objects by name or repr)."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common case first: no ABC checks
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
