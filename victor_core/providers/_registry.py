@@ -420,8 +420,13 @@ class Responder:
                 f"provider {self.settings.provider!r} cannot call tools",
                 provider=self.settings.provider or None,
             )
-        keyed = {"tools": [dict(t) for t in tools], **params} if tools else dict(params)
-        cache, key = self._key(messages if key_messages is None else key_messages, keyed, use_cache)
+        cache, key = None, None
+        getter = self._response_cache
+        if use_cache and getter is not None and getter() is not None:  # else no key to build
+            keyed = {"tools": [dict(t) for t in tools], **params} if tools else dict(params)
+            cache, key = self._key(
+                messages if key_messages is None else key_messages, keyed, use_cache
+            )
         if cache is not None:
             hit = cache.get(key)
             if isinstance(hit, dict):
