@@ -488,6 +488,26 @@ def test_the_same_model_call_is_served_from_the_response_cache(tmp_path: Path, s
     assert third.answer == "a second request was made"
 
 
+def test_with_memory_a_repeated_goal_is_served_from_the_response_cache(
+    tmp_path: Path, server: Any
+) -> None:
+    # The second run recalls the first (its system prompt names it), but the
+    # recalled memories are not part of the key: the same goal hits the cache.
+    srv = server(["Cached answer.", "a second request was made", "other goal answered"])
+    settings = _http(tmp_path, srv, enable_episodic_memory=True)
+    first = _run(_orch(settings), "just answer", stream=False)
+    second = _run(_orch(settings), "just answer", stream=False)
+    assert second.memories >= 1
+    assert first.answer == second.answer == "Cached answer."
+    assert len(srv.bodies) == 1
+    assert second.cache["response"] == {"hits": 1, "misses": 0}
+    assert "Related memories" not in srv.bodies[0]["messages"][0]["content"]
+    other = _run(_orch(settings), "answer something else", stream=False)
+    assert other.answer == "a second request was made"
+    # What the model is sent still carries the memories.
+    assert "Related memories" in srv.bodies[1]["messages"][0]["content"]
+
+
 def test_events_stream_text_and_tool_calls(tmp_path: Path, server: Any) -> None:
     srv = server([[tool_call("count_words", {"text": "a"}, id="e1")], "The answer is one."])
     orch = _orch(_http(tmp_path, srv), _Tools(READ))

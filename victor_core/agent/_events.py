@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 if TYPE_CHECKING:
-    from victor_core.agent._loop import RunResult
+    from victor_core.agent._results import RunResult
 
 __all__ = [
     "AgentEvent",

@@ -26,7 +26,6 @@ it names the tools that fit the message and suggests ``victor run``.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,143 +33,57 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from victor_core.agent._events import (
-    AgentEvent,
-    EventHook,
-    PlanReady,
-    RunFinished,
-    StageFinished,
-    StepFinished,
-    StepStarted,
-)
-from victor_core.agent._model import ModelOutcome, ModelRun, ToolCallRecord
-from victor_core.exceptions import (
-    ChainError,
-    PersonaNotFoundError,
-    ProviderError,
-    SettingsError,
-    VictorError,
-)
-from victor_core.models import Persona, Plan, PlanStep, Skill, ToolResult, accepts_keyword
+from victor_core.agent import _bookkeeping, _planned
+from victor_core.agent._events import AgentEvent, EventHook, PlanReady, RunFinished, StageFinished
+from victor_core.agent._model import ModelOutcome, ModelRun
+from victor_core.agent._report import word_roots, write_report
+from victor_core.agent._results import DEFAULT_PERSONA, STAGES, RunResult, StepSummary
+from victor_core.exceptions import PersonaNotFoundError, ProviderError, SettingsError, VictorError
+from victor_core.models import Persona, Plan, Skill
 from victor_core.plugins._manager import flatten_results
 from victor_core.providers._types import Usage
 
 if TYPE_CHECKING:
     from victor_core.agent._services import AgentServices, Approver
-    from victor_core.models import PlanResult, StepResult, Tool
+    from victor_core.models import PlanResult, Tool
     from victor_core.providers._registry import Responder
 
 __all__ = ["DEFAULT_PERSONA", "STAGES", "AgentLoop", "RunResult", "StepSummary", "write_report"]
 
-#: The stages of a turn, in order; :attr:`RunResult.timings_ms` has one entry per stage.
-STAGES = (
-    "persona",
-    "recall",
-    "selection",
-    "planning",
-    "execution",
-    "response",
-    "record",
-    "metrics",
-)
 
-#: The persona used when none is named and no plugin offers ``assistant``.
-DEFAULT_PERSONA = Persona(
-    name="assistant",
-    description="A general helper: picks tools by relevance and answers briefly.",
-    system_prompt="You are a helpful assistant for a software project. Answer from the tool "
-    "results you are given.",
-    style="concise",
-)
+@attrs.define(kw_only=True)
+class _Turn:
+    """The state of one :meth:`AgentLoop.run`: its stage timer, errors and status."""
 
+    goal: str
+    root: Path
+    emit: EventHook
+    clock: Callable[[], float]
+    before: dict[str, tuple[int, int]]
+    start: float
+    last: float
+    timings: dict[str, float] = attrs.field(factory=dict)
+    errors: list[str] = attrs.field(factory=list)
+    status: str = "completed"
 
-@attrs.define(frozen=True, kw_only=True)
-class StepSummary:
-    """One executed step: what ran, how it went, how long it took.
-
-    ``id`` is the plan's step id; ``action`` the tool or skill it ran, also
-    given as ``name``; ``status`` is ``ok``, ``failed``, ``timeout`` or ``skipped``.
-    """
-
-    id: str
-    action: str
-    kind: str
-    status: str
-    duration_ms: float
-    summary: str = ""
-    error: str | None = None
-    wave: int = 0
-
-    @property
-    def name(self) -> str:
-        """The tool or skill the step ran (its ``action``)."""
-        return self.action
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict, plus ``name`` and ``duration_s``."""
-        doc = attrs.asdict(self)
-        doc["name"] = self.action
-        doc["duration_s"] = self.duration_ms / 1000.0
-        return doc
+    def lap(self, stage: str) -> None:
+        """Time ``stage`` (since the previous lap) and emit its :class:`StageFinished`."""
+        now = self.clock()
+        self.timings[stage] = (now - self.last) * 1000.0
+        self.last = now
+        self.emit(StageFinished(stage=stage, ms=self.timings[stage]))
 
 
 @attrs.define(kw_only=True)
-class RunResult:
-    """The outcome of :meth:`AgentLoop.run`.
+class _Done:
+    """What the execution and response stages produced, for the record and the result."""
 
-    ``mode`` is ``"model"`` (the model called the tools) or ``"planner"`` (the
-    offline planner planned; a text-only provider, if any, wrote the answer).
-    ``answer`` is the model's final text (the report without a model);
-    ``tool_calls`` the model's tool calls, ``turns`` its turns, ``usage`` the
-    tokens the server reported. ``status`` is ``"completed"``, the budget that
-    stopped the run (``"agent_max_turns"``, ``"agent_max_tool_calls"``,
-    ``"agent_max_tokens"``) or ``"provider_error"``. ``ok``: the run completed
-    and, with the planner, every step succeeded. ``errors`` lists what went
-    wrong (a failed step, memory or provider trouble, the budget reached).
-    ``outputs`` maps step (or call) ids to their values (left out of
-    :meth:`to_dict` unless asked, since they can be large).
-    """
-
-    goal: str
-    persona: str
-    path: str
-    steps: list[StepSummary]
     report: str
-    response_source: str
-    timings_ms: dict[str, float]
-    total_ms: float
-    cache: dict[str, Any]
-    plan: dict[str, Any]
-    memories: int = 0
-    errors: list[str] = attrs.field(factory=list)
-    outputs: dict[str, Any] = attrs.field(factory=dict, repr=False)
-    mode: str = "planner"
-    answer: str = ""
-    tool_calls: list[ToolCallRecord] = attrs.field(factory=list)
-    turns: int = 0
-    usage: Usage = attrs.field(factory=Usage)
-    status: str = "completed"
-
-    @property
-    def ok(self) -> bool:
-        """Whether the run completed (and, with the planner, every step succeeded)."""
-        if self.status != "completed":
-            return False
-        return self.mode == "model" or all(step.status == "ok" for step in self.steps)
-
-    def to_dict(self, *, outputs: bool = False) -> dict[str, Any]:
-        """A JSON-serialisable dict of the result (step outputs too when ``outputs``)."""
-        doc = attrs.asdict(
-            self,
-            filter=lambda field, _: field.name not in ("outputs", "tool_calls", "usage"),
-        )
-        doc["steps"] = [step.to_dict() for step in self.steps]
-        doc["tool_calls"] = [call.to_dict() for call in self.tool_calls]
-        doc["usage"] = self.usage.to_dict()
-        doc["ok"] = self.ok
-        if outputs:
-            doc["outputs"] = _jsonable(self.outputs)
-        return doc
+    source: str
+    outcome: ModelOutcome | None = None
+    plan: Plan | None = None
+    result: PlanResult | None = None
+    steps: list[StepSummary] = attrs.field(factory=list)
 
 
 class AgentLoop:
@@ -264,132 +177,187 @@ class AgentLoop:
         if not isinstance(goal, str) or not goal.strip():
             raise SettingsError(f"goal must be a non-empty string (got {goal!r})", field="goal")
         root = _workspace(path)
-        emit: EventHook = on_event or _ignore
-        timings: dict[str, float] = {}
-        errors: list[str] = []
-        before = self._cache_counts()
-        start = last = self._clock()
-
-        def lap(stage: str) -> None:
-            nonlocal last
-            now = self._clock()
-            timings[stage] = (now - last) * 1000.0
-            last = now
-            emit(StageFinished(stage=stage, ms=timings[stage]))
-
+        before = _bookkeeping.cache_counts(self.services)
+        start = self._clock()
+        turn = _Turn(
+            goal=goal,
+            root=root,
+            emit=on_event or _ignore,
+            clock=self._clock,
+            before=before,
+            start=start,
+            last=start,
+        )
         chosen = await self.get_persona(persona)
-        lap("persona")
-        memories = await self._recall(goal, errors)
-        lap("recall")
+        turn.lap("persona")
+        return await self._stages(
+            turn,
+            chosen,
+            max_tools=max_tools,
+            use_cache=use_cache,
+            approve=approve,
+            stream=on_event is not None if stream is None else stream,
+        )
+
+    async def _stages(
+        self,
+        turn: _Turn,
+        chosen: Persona,
+        *,
+        max_tools: int | None,
+        use_cache: bool,
+        approve: Approver | None,
+        stream: bool,
+    ) -> RunResult:
+        """The stages of a turn after ``persona``: recall to metrics."""
+        goal = turn.goal
+        memories = await _bookkeeping.recall(self.services, goal, turn.errors)
+        turn.lap("recall")
         tools = await self.services.selector().aselect_tools(
             goal, context={"persona": chosen}, max_tools=max_tools
         )
         skills = await self.services.skills().get_skills()
-        lap("selection")
-        status = "completed"
-        outcome: ModelOutcome | None = None
+        turn.lap("selection")
+        driven, outcome = await self._model_turn(
+            turn,
+            chosen,
+            offered=(tools, skills, max_tools),
+            memories=memories,
+            approve=approve,
+            use_cache=use_cache,
+            stream=stream,
+        )
+        if outcome is not None:
+            turn.lap("execution")
+            done = _Done(report=outcome.answer, source="provider", outcome=outcome)
+            turn.lap("response")
+        else:
+            done = await self._planned_turn(
+                turn,
+                chosen,
+                tools=tools,
+                skills=skills,
+                memories=memories,
+                use_cache=use_cache,
+                use_provider=not driven and turn.status == "completed",
+            )
+        return await self._finish(turn, chosen, done, memories=len(memories))
+
+    async def _model_turn(
+        self,
+        turn: _Turn,
+        persona: Persona,
+        *,
+        offered: tuple[list[Tool], Mapping[str, Skill], int | None],
+        memories: list[dict[str, Any]],
+        approve: Approver | None,
+        use_cache: bool,
+        stream: bool,
+    ) -> tuple[bool, ModelOutcome | None]:
+        """Whether a tool-calling model was found, and its outcome (None: the planner plans)."""
         try:
             driver = await self.responder.tool_calling()
         except ProviderError as exc:
-            driver = None
-            status = self._provider_failed(exc, errors)
-        if driver is not None:
-            lap("planning")
-            outcome = await self._drive(
-                goal,
-                chosen,
-                offered=_offer(
-                    goal,
-                    tools,
-                    skills,
-                    max_tools,
-                    self.settings,
-                    installed=self.services.tools().tools(),
-                ),
-                memories=memories,
-                root=root,
-                emit=emit,
-                approve=approve,
-                use_cache=use_cache,
-                stream=on_event is not None if stream is None else stream,
-            )
-            errors.extend(outcome.errors)
-            status = outcome.status
-            if status == "provider_error" and not outcome.tool_calls:
-                # The model could not be asked at all: the offline planner may stand in.
-                status = self._provider_failed(None, errors)
-                if status == "completed":
-                    outcome = None
-        result: PlanResult | None = None
-        plan: Plan | None = None
-        steps: list[StepSummary] = []
-        if outcome is not None:
-            lap("execution")
-            report, source = outcome.answer, "provider"
-            lap("response")
-        else:
-            plan = await self._plan(
-                goal,
-                tools=tools,
-                skills=list(skills.values()),
-                persona=chosen,
-                memories=memories,
-                root=root,
-            )
-            emit(PlanReady(steps=[_step_doc(s) for s in plan.steps]))
-            lap("planning")
-            result = await self._execute(plan, skills, root, emit)
-            steps = [_summary(s) for s in result.steps]
-            errors.extend(f"{s.id}: {s.error}" for s in steps if s.error)
-            lap("execution")
-            report, source, failed = await self._respond(
-                goal,
-                chosen,
-                result=result,
-                memories=memories,
-                use_cache=use_cache,
-                use_provider=driver is None and status == "completed",
-            )
-            if failed is not None and status == "completed":
-                status = self._provider_failed(failed, errors)
-            lap("response")
-        await self._record(
-            goal, chosen, root=root, steps=steps, report=report, errors=errors, outcome=outcome
+            turn.status = self._provider_failed(exc, turn.errors)
+            return False, None
+        if driver is None:
+            return False, None
+        turn.lap("planning")
+        tools, skills, max_tools = offered
+        installed = self.services.tools().tools()
+        outcome = await self._drive(
+            turn.goal,
+            persona,
+            offered=_offer(turn.goal, tools, skills, max_tools, self.settings, installed=installed),
+            memories=memories,
+            root=turn.root,
+            emit=turn.emit,
+            approve=approve,
+            use_cache=use_cache,
+            stream=stream,
         )
-        lap("record")
-        total = (self._clock() - start) * 1000.0
-        ok = status == "completed" and all(s.status == "ok" for s in steps)
-        self._observe(timings, total, ok=ok)
-        lap("metrics")
-        run = RunResult(
-            goal=goal,
-            persona=chosen.name,
-            path=str(root),
-            steps=steps,
-            report=report,
-            response_source=source,
-            timings_ms=timings,
-            total_ms=(self._clock() - start) * 1000.0,
-            cache=self._cache_delta(before),
-            plan=_plan_doc(plan, result),
+        turn.errors.extend(outcome.errors)
+        turn.status = outcome.status
+        if turn.status == "provider_error" and not outcome.tool_calls:
+            # The model could not be asked at all: the offline planner may stand in.
+            turn.status = self._provider_failed(None, turn.errors)
+            if turn.status == "completed":
+                return True, None
+        return True, outcome
+
+    async def _planned_turn(
+        self,
+        turn: _Turn,
+        persona: Persona,
+        *,
+        tools: list[Tool],
+        skills: Mapping[str, Skill],
+        memories: list[dict[str, Any]],
+        use_cache: bool,
+        use_provider: bool,
+    ) -> _Done:
+        """The offline planner's turn: plan, execute, and the answer from the results."""
+        plan = await _planned.plan_for(
+            self.services,
+            turn.goal,
+            tools=tools,
+            skills=list(skills.values()),
+            persona=persona,
+            memories=memories,
+            root=turn.root,
+        )
+        turn.emit(PlanReady(steps=[_planned.step_doc(s) for s in plan.steps]))
+        turn.lap("planning")
+        result = await _planned.execute(
+            self.services, plan, skills, turn.root, turn.emit, clock=self._clock
+        )
+        steps = [_planned.summary(s) for s in result.steps]
+        turn.errors.extend(f"{s.id}: {s.error}" for s in steps if s.error)
+        turn.lap("execution")
+        report, source, failed = await _planned.respond(
+            self.complete,
+            self.settings,
+            turn.goal,
+            persona,
+            result=result,
             memories=len(memories),
-            errors=errors,
-            outputs=outcome.outputs if outcome is not None else (result.outputs if result else {}),
-            mode="model" if outcome is not None else "planner",
-            answer=report,
-            tool_calls=outcome.tool_calls if outcome is not None else [],
-            turns=outcome.turns if outcome is not None else 0,
-            usage=outcome.usage if outcome is not None else Usage(),
-            status=status,
+            use_cache=use_cache,
+            use_provider=use_provider,
         )
-        emit(RunFinished(result=run))
+        if failed is not None and turn.status == "completed":
+            turn.status = self._provider_failed(failed, turn.errors)
+        turn.lap("response")
+        return _Done(report=report, source=source, plan=plan, result=result, steps=steps)
+
+    async def _finish(
+        self, turn: _Turn, persona: Persona, done: _Done, *, memories: int
+    ) -> RunResult:
+        """Record the turn, count it, and build (and announce) its :class:`RunResult`."""
+        if self.settings.enable_episodic_memory:
+            await _bookkeeping.record(
+                self.services,
+                turn.goal,
+                persona=persona.name,
+                path=str(turn.root),
+                doc=_bookkeeping.record_doc(done.steps, done.report, done.outcome),
+                errors=turn.errors,
+            )
+        turn.lap("record")
+        total = (self._clock() - turn.start) * 1000.0
+        ok = turn.status == "completed" and all(s.status == "ok" for s in done.steps)
+        _bookkeeping.observe(self.services, turn.timings, total, ok=ok)
+        turn.lap("metrics")
+        run = _result(turn, persona, done, memories=memories)
+        run.total_ms = (self._clock() - turn.start) * 1000.0
+        run.cache = _bookkeeping.cache_delta(self.services, turn.before)
+        turn.emit(RunFinished(result=run))
         return run
 
     def _provider_failed(self, exc: ProviderError | None, errors: list[str]) -> str:
         """Note a provider failure; the run fails unless ``provider_offline_fallback``."""
         if exc is not None:
             errors.append(f"provider: {exc}")
-            _warn("agent_provider_failed", error=str(exc))
+            _bookkeeping.warn("agent_provider_failed", error=str(exc))
         if self.settings.provider_offline_fallback:
             errors.append("provider_offline_fallback: answered offline instead")
             return "completed"
@@ -408,8 +376,22 @@ class AgentLoop:
         use_cache: bool,
         stream: bool,
     ) -> ModelOutcome:
-        """The model-driven run; a provider failure ends it with ``provider_error``."""
+        """The model-driven run; a provider failure ends it with ``provider_error``.
+
+        The recalled memories are left out of the response cache's key: they
+        restate earlier runs of the goal (each run adds one), so keying on them
+        would make every repeat of a goal miss the cache.
+        """
         await self.services.tools().ensure_loaded()
+        base = persona.system_prompt or DEFAULT_PERSONA.system_prompt
+        base += (
+            f"\n\nThe workspace is {root}. Call the tools offered when they help; "
+            "several calls in one turn run in parallel. Answer in words when done."
+        )
+        system = base
+        if memories:
+            lines = [_memory_line(m) for m in memories[:6]]
+            system += "\n\nRelated memories from earlier runs:\n" + "\n".join(lines)
         run = ModelRun(
             responder=self.responder,
             executor=self.services.executor(),
@@ -420,244 +402,13 @@ class AgentLoop:
             workspace=str(root),
             use_cache=use_cache,
             stream=stream,
+            key_system=base if system != base else None,
         )
-        system = persona.system_prompt or DEFAULT_PERSONA.system_prompt
-        system += (
-            f"\n\nThe workspace is {root}. Call the tools offered when they help; "
-            "several calls in one turn run in parallel. Answer in words when done."
-        )
-        if memories:
-            lines = [_memory_line(m) for m in memories[:6]]
-            system += "\n\nRelated memories from earlier runs:\n" + "\n".join(lines)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": system},
             {"role": "user", "content": goal},
         ]
         return await run.run(messages)
-
-    async def _recall(self, goal: str, errors: list[str]) -> list[dict[str, Any]]:
-        """Related episodes and facts; memory trouble is reported, never fatal."""
-        settings = self.settings
-        if not (settings.enable_episodic_memory or settings.enable_semantic_memory):
-            return []
-        memory = self.services.memory()
-        found: list[dict[str, Any]] = []
-        try:
-            if settings.enable_episodic_memory:
-                for episode in await memory.episodic.search(goal, 3):
-                    found.append({"kind": "episode", **_jsonable(episode.to_dict())})
-            if settings.enable_semantic_memory:
-                for fact in await memory.semantic.search(goal, 3):
-                    found.append({"kind": "fact", **_jsonable(fact.to_dict())})
-        except (VictorError, OSError) as exc:
-            errors.append(f"memory recall: {exc}")
-            _warn("agent_recall_failed", error=str(exc))
-        return found
-
-    async def _plan(
-        self,
-        goal: str,
-        *,
-        tools: list[Tool],
-        skills: list[Any],
-        persona: Persona,
-        memories: list[dict[str, Any]],
-        root: Path,
-    ) -> Plan:
-        context = {
-            "tools": tools,
-            "skills": skills,
-            "persona": persona,
-            "memories": memories,
-            "settings": self.settings,
-            "workspace": str(root),
-            "params": {"path": str(root)},
-        }
-        # The planning family answers first; the built-in planner when none does.
-        plan: Plan = await self.services.planning().plan_for_goal(goal, context)
-        if not plan.steps and plan.metadata.get("no_tool_fits"):
-            # The planner found nothing the goal asks for: say so, run nothing.
-            closest = plan.metadata.get("closest") or ()
-            raise ChainError(
-                str(plan.metadata.get("error") or f"no tool fits the goal {goal!r}"),
-                steps=tuple(str(name) for name in closest),
-            )
-        if not plan.steps:
-            plan = _fallback_plan(goal, tools)
-        plan.waves()  # a cycle or dangling dependency is a clear ChainError
-        return plan
-
-    async def _execute(
-        self, plan: Plan, skills: Mapping[str, Any], root: Path, emit: EventHook
-    ) -> PlanResult:
-        services = self.services
-        registry = services.tools()
-        executor = services.executor()
-        await registry.ensure_loaded()
-
-        async def run_step(step: PlanStep, inputs: Mapping[str, Any]) -> ToolResult:
-            emit(StepStarted(id=step.id, action=step.action, step_kind=step.kind))
-            started = self._clock()
-            try:
-                if step.kind == "skill":
-                    skill = skills.get(step.action)
-                    if skill is None:
-                        raise ChainError(
-                            f"unknown skill {step.action!r}; known skills: "
-                            + (", ".join(sorted(skills)) or "none"),
-                            steps=(step.id,),
-                        )
-                    params = _with_workspace(dict(step.params), skill.func, root)
-                    result: ToolResult = await services.skills().run_step(
-                        skill, attrs.evolve(step, params=params), inputs, plan.goal
-                    )
-                else:
-                    tool = registry.get(step.action)
-                    params = _with_workspace(dict(step.params), tool, root)
-                    if inputs and accepts_keyword(tool, "inputs"):
-                        params["inputs"] = dict(inputs)
-                    result = await executor.execute(step.action, **params)
-            except VictorError as exc:
-                result = ToolResult(
-                    name=step.action,
-                    ok=False,
-                    error=str(exc),
-                    duration_s=self._clock() - started,
-                    error_type=type(exc).__name__,
-                )
-            emit(
-                StepFinished(
-                    id=step.id,
-                    action=step.action,
-                    status=_status(result),
-                    ms=result.duration_s * 1000.0,
-                    error=result.error,
-                )
-            )
-            return result
-
-        outcome: PlanResult = await executor.execute_plan(
-            plan, run_step, parallel=bool(self.settings.parallel_execution_enabled)
-        )
-        return outcome
-
-    async def _respond(
-        self,
-        goal: str,
-        persona: Persona,
-        *,
-        result: PlanResult,
-        memories: list[dict[str, Any]],
-        use_cache: bool,
-        use_provider: bool,
-    ) -> tuple[str, str, ProviderError | None]:
-        """The report, who wrote it, and the provider's failure if it failed."""
-        report = write_report(persona, goal, result.steps, memories=len(memories))
-        if not (self.settings.provider and use_provider):
-            return report, "persona", None
-        messages = [
-            {"role": "system", "content": persona.system_prompt or DEFAULT_PERSONA.system_prompt},
-            {
-                "role": "user",
-                "content": f"Goal: {goal}\n\nTool results:\n{report}\n\n"
-                "Write the answer to the goal from these results.",
-            },
-        ]
-        try:
-            answer = await self.complete(messages, use_cache=use_cache)
-        except ProviderError as exc:
-            return report, "persona", exc
-        return answer, "provider", None
-
-    async def _record(
-        self,
-        goal: str,
-        persona: Persona,
-        *,
-        root: Path,
-        steps: list[StepSummary],
-        report: str,
-        errors: list[str],
-        outcome: ModelOutcome | None = None,
-    ) -> None:
-        if not self.settings.enable_episodic_memory:
-            return
-        actions: list[dict[str, Any]] = [
-            {"step": s.id, "action": s.action, "status": s.status} for s in steps
-        ]
-        if outcome is not None:
-            actions = [
-                {
-                    "action": c.name,
-                    "arguments": _jsonable(c.arguments),
-                    "status": "ok" if c.ok else "failed",
-                    "error": c.error,
-                    "turn": c.turn,
-                }
-                for c in outcome.tool_calls
-            ]
-        ok = outcome.status == "completed" if outcome else all(s.status == "ok" for s in steps)
-        try:
-            await self.services.memory().episodic.record(
-                goal,
-                actions=actions,
-                outcome={
-                    "ok": ok,
-                    "summary": report.splitlines()[0] if report else "",
-                },
-                persona=persona.name,
-                path=str(root),
-            )
-        except (VictorError, OSError) as exc:
-            errors.append(f"memory record: {exc}")
-            _warn("agent_record_failed", error=str(exc))
-
-    def _observe(self, timings: Mapping[str, float], total_ms: float, *, ok: bool) -> None:
-        if not self.settings.metrics_enabled:
-            return
-        registry = self.services.metrics()
-        registry.create_counter("victor_agent_runs_total", "Agent turns run.").increment()
-        if not ok:
-            registry.create_counter(
-                "victor_agent_failed_runs_total", "Agent turns with a failed step."
-            ).increment()
-        registry.create_timer("victor_agent_run_seconds", "Duration of agent turns.").observe(
-            total_ms / 1000.0
-        )
-        stages = registry.create_timer(
-            "victor_agent_stage_seconds",
-            "Duration of each stage of agent turns.",
-            labels=("stage",),
-        )
-        for stage, ms in timings.items():
-            stages.labels(stage=stage).observe(ms / 1000.0)
-
-    def _cache_counts(self) -> dict[str, tuple[int, int]]:
-        """Hits and misses of each cache so far, from the cache metrics.
-
-        Read from the metrics registry rather than the caches so that counting
-        opens no cache the turn does not use.
-        """
-        from victor_core.cache._manager import CACHE_TYPES
-
-        registry = self.services.metrics()
-        counts: dict[str, tuple[int, int]] = {}
-        for cache_type in CACHE_TYPES:
-            hits = registry.get(f"victor_cache_{cache_type}_hits_total")
-            misses = registry.get(f"victor_cache_{cache_type}_misses_total")
-            counts[cache_type] = (
-                int(hits.value) if hits is not None else 0,
-                int(misses.value) if misses is not None else 0,
-            )
-        return counts
-
-    def _cache_delta(self, before: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
-        after = self._cache_counts()
-        out: dict[str, Any] = {}
-        for cache_type, (hits, misses) in after.items():
-            h0, m0 = before.get(cache_type, (0, 0))
-            out[cache_type] = {"hits": hits - h0, "misses": misses - m0}
-        return out
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -752,77 +503,33 @@ class AgentLoop:
             await responder.aclose()
 
 
-# -- the report -----------------------------------------------------------------------------
-
-
-def write_report(
-    persona: Persona, goal: str, steps: Sequence[StepResult], *, memories: int = 0
-) -> str:
-    """The report of a turn, written the persona's way.
-
-    Steps come in order of the persona's preference (its favourite tools
-    first), then plan order. ``concise``: a line per step and its top three
-    highlights; ``bullet``: a bullet per step with five; ``detailed``: a
-    section per step with ten, and the step's duration. Highlights that
-    share words with the goal come first ("long functions" puts the long
-    ones before the complex ones).
-    """
-    prefs = persona.tool_preferences
-    ordered = sorted(
-        enumerate(steps), key=lambda item: (-float(prefs.get(item[1].action, 1.0)), item[0])
-    )
-    ok = sum(1 for s in steps if s.ok)
-    head = f"{goal.strip()}: {ok} of {len(steps)} steps succeeded ({persona.name})"
-    lines = [head]
-    wanted = _word_roots(goal)
-    for _, step in ordered:
-        summary, highlights = _describe(step)
-        highlights.sort(key=lambda h: -len(_word_roots(h) & wanted))
-        if persona.style == "concise":
-            mark = "" if step.ok else f" [{step.status}]"
-            lines.append(f"- {step.action}{mark}: {summary}")
-            lines.extend(f"    {h}" for h in highlights[:3])
-        elif persona.style == "bullet":
-            lines.append(f"* {step.action} ({step.status}): {summary}")
-            lines.extend(f"    - {h}" for h in highlights[:5])
-        else:
-            lines.append("")
-            lines.append(f"## {step.action} ({step.status}, {step.duration_s * 1000.0:.0f} ms)")
-            lines.append(summary)
-            lines.extend(f"  - {h}" for h in highlights[:10])
-    if memories and persona.style == "detailed":
-        lines.append("")
-        lines.append(f"Recalled {memories} related memories from earlier runs.")
-    return "\n".join(lines)
-
-
-_REPORT_WORD = re.compile(r"[a-z]{4,}")
-_COMMON = frozenset({"find", "show", "list", "with", "that", "this", "what", "from", "have"})
-
-
-def _word_roots(text: str) -> set[str]:
-    """The first four letters of the longer words of ``text`` (so "TODOs" meets "TODO:")."""
-    return {w[:4] for w in _REPORT_WORD.findall(text.lower()) if w not in _COMMON}
-
-
-def _describe(step: StepResult) -> tuple[str, list[str]]:
-    if not step.ok:
-        return (step.error or step.status), []
-    value = step.value
-    if isinstance(value, Mapping):
-        summary = value.get("summary")
-        highlights = value.get("highlights")
-        if isinstance(summary, str):
-            items = [str(h) for h in highlights] if isinstance(highlights, list) else []
-            return summary, items
-        return "returned " + ", ".join(map(str, list(value)[:6])), []
-    if isinstance(value, (list, tuple)):
-        return f"{len(value)} items", [str(v)[:120] for v in value[:5]]
-    text = "done" if value is None else str(value)
-    return (text if len(text) <= 200 else text[:197] + "..."), []
-
-
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _result(turn: _Turn, persona: Persona, done: _Done, *, memories: int) -> RunResult:
+    """The turn's :class:`RunResult` (``total_ms`` and ``cache`` are set by the caller)."""
+    outcome, result = done.outcome, done.result
+    return RunResult(
+        goal=turn.goal,
+        persona=persona.name,
+        path=str(turn.root),
+        steps=done.steps,
+        report=done.report,
+        response_source=done.source,
+        timings_ms=turn.timings,
+        total_ms=0.0,
+        cache={},
+        plan=_planned.plan_doc(done.plan, result),
+        memories=memories,
+        errors=turn.errors,
+        outputs=outcome.outputs if outcome is not None else (result.outputs if result else {}),
+        mode="model" if outcome is not None else "planner",
+        answer=done.report,
+        tool_calls=outcome.tool_calls if outcome is not None else [],
+        turns=outcome.turns if outcome is not None else 0,
+        usage=outcome.usage if outcome is not None else Usage(),
+        status=turn.status,
+    )
 
 
 def _ignore(event: AgentEvent) -> None:
@@ -849,10 +556,10 @@ def _offer(
     limit = int(max_tools or settings.tool_selection_max_tools)
     picked = {t.name for t in tools}
     tools = [*tools, *(t for t in installed if t.name not in picked)]
-    wanted = _word_roots(goal)
+    wanted = word_roots(goal)
     ranked = sorted(
         skills.values(),
-        key=lambda s: -len(_word_roots(f"{s.name.replace('_', ' ')} {s.description}") & wanted),
+        key=lambda s: -len(word_roots(f"{s.name.replace('_', ' ')} {s.description}") & wanted),
     )
     chosen_skills = ranked[: min(len(ranked), max(limit // 3, 0))]
     offered: list[Tool | Skill] = list(tools[: limit - len(chosen_skills)])
@@ -868,16 +575,6 @@ def _memory_line(memory: Mapping[str, Any]) -> str:
     return f"- earlier run {str(memory.get('goal', ''))[:120]!r}: {str(summary)[:160]}"
 
 
-def _plan_doc(plan: Plan | None, result: PlanResult | None) -> dict[str, Any]:
-    if plan is None or result is None:
-        return {"steps": [], "waves": [], "metadata": {"planner": "model"}}
-    return {
-        "steps": [_step_doc(s) for s in plan.steps],
-        "waves": [list(w) for w in result.waves],
-        "metadata": _jsonable(dict(plan.metadata)),
-    }
-
-
 def _workspace(path: str | Path | None) -> Path:
     root = Path(path) if path else Path.cwd()
     root = root.expanduser()
@@ -886,68 +583,3 @@ def _workspace(path: str | Path | None) -> Path:
     if not root.is_dir():
         raise SettingsError(f"path {str(root)!r} is not a directory", field="path", value=str(root))
     return root.resolve()
-
-
-def _with_workspace(params: dict[str, Any], target: Any, root: Path) -> dict[str, Any]:
-    """``params`` with ``path`` set to the workspace when the tool or skill takes one."""
-    if "path" not in params and accepts_keyword(target, "path"):
-        params["path"] = str(root)
-    return params
-
-
-def _fallback_plan(goal: str, tools: Sequence[Tool]) -> Plan:
-    """The plan used when no planner answers: the best tools that need no parameter."""
-    free = [t for t in tools if not (t.parameters or {}).get("required")][:3]
-    return Plan(
-        goal=goal,
-        steps=[PlanStep(id=t.name, action=t.name) for t in free],  # type: ignore[misc]  # attrs converter typing
-        metadata={"planner": "agent-fallback"},
-    )
-
-
-def _status(result: ToolResult) -> str:
-    if result.ok:
-        return "ok"
-    return "timeout" if result.error_type == "ToolTimeoutError" else "failed"
-
-
-def _summary(step: StepResult) -> StepSummary:
-    return StepSummary(
-        id=step.id,
-        action=step.action,
-        kind=step.kind,
-        status=step.status,
-        duration_ms=step.duration_s * 1000.0,
-        summary=_describe(step)[0],
-        error=step.error,
-        wave=step.wave,
-    )
-
-
-def _step_doc(step: PlanStep) -> dict[str, Any]:
-    return {
-        "id": step.id,
-        "action": step.action,
-        "kind": step.kind,
-        "params": _jsonable(dict(step.params)),
-        "depends_on": list(step.depends_on),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    name = getattr(value, "name", None)
-    return name if isinstance(name, str) else repr(value)
-
-
-def _warn(event: str, **fields: Any) -> None:
-    from victor_core._log import get_logger
-
-    get_logger().warning(event, **fields)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,19 @@ class ModelOutcome:
     outputs: dict[str, Any]
 
 
+@attrs.define(kw_only=True)
+class _RunState:
+    """What a model-driven run gathered so far."""
+
+    records: list[ToolCallRecord] = attrs.field(factory=list)
+    errors: list[str] = attrs.field(factory=list)
+    outputs: dict[str, Any] = attrs.field(factory=dict)
+    usage: Usage = attrs.field(factory=Usage)
+    answer: str = ""
+    status: str = "agent_max_turns"
+    turns: int = 0
+
+
 def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``arguments`` for the JSON Schema ``schema`` ([] when nothing).
 
@@ -124,6 +138,8 @@ class ModelRun:
         emit: receives the events of the run.
         approve: decides calls that need approval (None: they are denied).
         workspace: the directory given as ``path`` to tools that take one and got none.
+        key_system: the system prompt the response cache keys the replies by, when it
+            is not the one sent (the recalled memories are left out of the key).
     """
 
     def __init__(
@@ -138,6 +154,7 @@ class ModelRun:
         workspace: str,
         use_cache: bool = True,
         stream: bool = True,
+        key_system: str | None = None,
     ) -> None:
         self._responder = responder
         self._executor = executor
@@ -147,6 +164,7 @@ class ModelRun:
         self._workspace = workspace
         self._use_cache = use_cache
         self._stream = stream
+        self._key_system = key_system
         self._by_function: dict[str, Tool | Skill] = {}
         self.definitions: list[dict[str, Any]] = []
         for item in offered:
@@ -154,101 +172,115 @@ class ModelRun:
             if fname in self._by_function:
                 continue  # a tool and a skill of one name: the first (the tool) wins
             self._by_function[fname] = item
-            schema = item.parameters if isinstance(item, Tool) else signature_schema(item.func)
-            self.definitions.append(
-                tool_definition(item.name, item.description, _for_model(schema))
-            )
+            self.definitions.append(_described(item)[1])
 
     async def run(self, messages: list[dict[str, Any]]) -> ModelOutcome:
         """Drive the conversation ``messages`` (system and user) to an answer or a budget."""
         settings = self._settings
-        records: list[ToolCallRecord] = []
-        errors: list[str] = []
-        outputs: dict[str, Any] = {}
-        usage = Usage()
-        answer = ""
-        status = "agent_max_turns"
-        turns = 0
+        state = _RunState()
         for turn in range(1, int(settings.agent_max_turns) + 1):
-            turns = turn
-            self._emit(TurnStarted(turn=turn))
-            try:
-                reply = await self._ask(messages, turn)
-            except ProviderError as exc:
-                status = "provider_error"
-                errors.append(f"provider: {exc}")
+            state.turns = turn
+            if await self._turn(messages, turn, state):
                 break
-            usage = usage + reply.usage
-            answer = reply.text or answer
-            self._emit(
-                TurnFinished(
-                    turn=turn,
-                    finish_reason=reply.finish_reason,
-                    tool_calls=len(reply.tool_calls),
-                    usage=reply.usage.to_dict(),
-                )
-            )
-            limit = int(settings.agent_max_tokens)
-            if limit and usage.total_tokens > limit:
-                status = "agent_max_tokens"
-                errors.append(
-                    f"stopped: the run used {usage.total_tokens} tokens, over agent_max_tokens "
-                    f"({limit})"
-                )
-                break
-            if not reply.tool_calls:
-                status = "completed"
-                break
-            if turn == int(settings.agent_max_turns):
-                errors.append(
-                    f"stopped: the model still asked for {len(reply.tool_calls)} tool call(s) "
-                    f"after agent_max_turns ({settings.agent_max_turns}) turns"
-                )
-                break
-            messages.append(reply.to_message())
-            calls = list(reply.tool_calls)
-            most = int(settings.agent_max_tool_calls)
-            done = await self._run_calls(calls[:most], turn, outputs)
-            for call in calls[most:]:
-                error = (
-                    f"refused: the turn asked for {len(calls)} tool calls, over "
-                    f"agent_max_tool_calls ({most})"
-                )
-                done.append(self._refused(call, _parse(call.arguments)[0], error, turn))
-            for call, record in zip(calls, done, strict=True):
-                messages.append(_tool_message(call, record, outputs.get(call.id)))
-            records.extend(done)
-            if len(calls) > most:
-                status = "agent_max_tool_calls"
-                errors.append(
-                    f"stopped: turn {turn} asked for {len(calls)} tool calls, over "
-                    f"agent_max_tool_calls ({most})"
-                )
-                break
-        else:  # pragma: no cover - the last turn always breaks
-            pass
-        if status == "agent_max_turns" and not errors:
-            errors.append(f"stopped: agent_max_turns ({settings.agent_max_turns}) reached")
+        if state.status == "agent_max_turns" and not state.errors:
+            state.errors.append(f"stopped: agent_max_turns ({settings.agent_max_turns}) reached")
         return ModelOutcome(
-            answer=answer,
-            tool_calls=records,
-            turns=turns,
-            usage=usage,
-            status=status,
-            errors=errors,
-            outputs=outputs,
+            answer=state.answer,
+            tool_calls=state.records,
+            turns=state.turns,
+            usage=state.usage,
+            status=state.status,
+            errors=state.errors,
+            outputs=state.outputs,
         )
+
+    async def _turn(self, messages: list[dict[str, Any]], turn: int, state: _RunState) -> bool:
+        """One model turn and its tool calls; True when the run ends with it."""
+        self._emit(TurnStarted(turn=turn))
+        try:
+            reply = await self._ask(messages, turn)
+        except ProviderError as exc:
+            state.status = "provider_error"
+            state.errors.append(f"provider: {exc}")
+            return True
+        state.usage = state.usage + reply.usage
+        state.answer = reply.text or state.answer
+        self._emit(
+            TurnFinished(
+                turn=turn,
+                finish_reason=reply.finish_reason,
+                tool_calls=len(reply.tool_calls),
+                usage=reply.usage.to_dict(),
+            )
+        )
+        if self._ends(reply, turn, state):
+            return True
+        messages.append(reply.to_message())
+        return await self._calls(list(reply.tool_calls), messages, turn, state)
+
+    def _ends(self, reply: ModelReply, turn: int, state: _RunState) -> bool:
+        """Whether the run ends after ``reply`` (an answer, or a budget reached)."""
+        settings = self._settings
+        limit = int(settings.agent_max_tokens)
+        if limit and state.usage.total_tokens > limit:
+            state.status = "agent_max_tokens"
+            state.errors.append(
+                f"stopped: the run used {state.usage.total_tokens} tokens, over agent_max_tokens "
+                f"({limit})"
+            )
+            return True
+        if not reply.tool_calls:
+            state.status = "completed"
+            return True
+        if turn == int(settings.agent_max_turns):
+            state.errors.append(
+                f"stopped: the model still asked for {len(reply.tool_calls)} tool call(s) "
+                f"after agent_max_turns ({settings.agent_max_turns}) turns"
+            )
+            return True
+        return False
+
+    async def _calls(
+        self, calls: list[ToolCall], messages: list[dict[str, Any]], turn: int, state: _RunState
+    ) -> bool:
+        """Run a turn's calls (refusing those over ``agent_max_tool_calls``); True: the run ends."""
+        most = int(self._settings.agent_max_tool_calls)
+        done = await self._run_calls(calls[:most], turn, state.outputs)
+        for call in calls[most:]:
+            error = (
+                f"refused: the turn asked for {len(calls)} tool calls, over "
+                f"agent_max_tool_calls ({most})"
+            )
+            done.append(self._refused(call, _parse(call.arguments)[0], error, turn))
+        for call, record in zip(calls, done, strict=True):
+            messages.append(_tool_message(call, record, state.outputs.get(call.id)))
+        state.records.extend(done)
+        if len(calls) > most:
+            state.status = "agent_max_tool_calls"
+            state.errors.append(
+                f"stopped: turn {turn} asked for {len(calls)} tool calls, over "
+                f"agent_max_tool_calls ({most})"
+            )
+            return True
+        return False
 
     async def _ask(self, messages: list[dict[str, Any]], turn: int) -> ModelReply:
         responder = self._responder
         tools = self.definitions
+        key = None
+        if self._key_system is not None and messages and messages[0].get("role") == "system":
+            key = [{**messages[0], "content": self._key_system}, *messages[1:]]
         if not self._stream:
-            reply = await responder.reply(messages, tools=tools, use_cache=self._use_cache)
+            reply = await responder.reply(
+                messages, tools=tools, use_cache=self._use_cache, key_messages=key
+            )
             if reply.text:
                 self._emit(TextDelta(text=reply.text, turn=turn))
             return reply
         final: ModelReply | None = None
-        async for item in responder.stream_reply(messages, tools=tools, use_cache=self._use_cache):
+        async for item in responder.stream_reply(
+            messages, tools=tools, use_cache=self._use_cache, key_messages=key
+        ):
             if isinstance(item, ModelReply):
                 final = item
             elif item:
@@ -331,7 +363,7 @@ class ModelRun:
             return None, arguments, f"unknown tool {call.name!r}; the tools offered: {offered}"
         if problem is not None:
             return None, arguments, problem
-        schema = target.parameters if isinstance(target, Tool) else signature_schema(target.func)
+        schema = _described(target)[0]
         if "path" in (schema.get("properties") or {}):
             arguments["path"] = _in_workspace(arguments.get("path"), self._workspace)
         problems = check_arguments(schema, arguments)
@@ -370,6 +402,24 @@ class ModelRun:
         )
         self._emit(_finished(record))
         return record
+
+
+#: Each offered tool or skill -> (its parameters' schema, its definition for the model).
+#: Tools and skills are frozen, so what is built from one holds for its lifetime;
+#: building it per run was a measurable part of a turn's cost.
+_DESCRIBED: weakref.WeakKeyDictionary[Tool | Skill, tuple[Mapping[str, Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _described(item: Tool | Skill) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The schema of ``item``'s parameters and its function definition (built once)."""
+    found = _DESCRIBED.get(item)
+    if found is None:
+        schema = item.parameters if isinstance(item, Tool) else signature_schema(item.func)
+        found = (schema, tool_definition(item.name, item.description, _for_model(schema)))
+        _DESCRIBED[item] = found
+    return found
 
 
 def _finished(record: ToolCallRecord) -> ToolCallFinished:

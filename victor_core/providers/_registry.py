@@ -362,15 +362,20 @@ class Responder:
         *,
         tools: Sequence[Mapping[str, Any]] = (),
         use_cache: bool = True,
+        key_messages: Sequence[Mapping[str, Any]] | None = None,
         **params: Any,
     ) -> ModelReply:
         """The model's reply to ``messages`` offered ``tools`` (cached, measured).
+
+        ``key_messages``, when given, stand for ``messages`` in the cache key.
 
         Raises:
             ProviderError: no tool-calling provider, or the request failed.
         """
         reply: ModelReply | None = None
-        async for item in self._reply(messages, tools, use_cache, params, stream=False):
+        async for item in self._reply(
+            messages, tools, use_cache, params, stream=False, key_messages=key_messages
+        ):
             if isinstance(item, ModelReply):
                 reply = item
         if reply is None:  # pragma: no cover - _reply always ends with the reply
@@ -383,17 +388,21 @@ class Responder:
         *,
         tools: Sequence[Mapping[str, Any]] = (),
         use_cache: bool = True,
+        key_messages: Sequence[Mapping[str, Any]] | None = None,
         **params: Any,
     ) -> AsyncIterator[str | ModelReply]:
         """Text chunks as they arrive, then the :class:`ModelReply` (cached, measured).
 
         A cached reply is replayed: its text in chunks, then the reply. A reply is
-        cached only once its stream completed.
+        cached only once its stream completed. ``key_messages``, when given, stand
+        for ``messages`` in the cache key.
 
         Raises:
             ProviderError: no tool-calling provider, or the request or stream failed.
         """
-        return self._reply(messages, tools, use_cache, params, stream=True)
+        return self._reply(
+            messages, tools, use_cache, params, stream=True, key_messages=key_messages
+        )
 
     async def _reply(
         self,
@@ -403,6 +412,7 @@ class Responder:
         params: Mapping[str, Any],
         *,
         stream: bool,
+        key_messages: Sequence[Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[str | ModelReply]:
         provider = await self.tool_calling()
         if provider is None:
@@ -410,8 +420,13 @@ class Responder:
                 f"provider {self.settings.provider!r} cannot call tools",
                 provider=self.settings.provider or None,
             )
-        keyed = {"tools": [dict(t) for t in tools], **params} if tools else dict(params)
-        cache, key = self._key(messages, keyed, use_cache)
+        cache, key = None, None
+        getter = self._response_cache
+        if use_cache and getter is not None and getter() is not None:  # else no key to build
+            keyed = {"tools": [dict(t) for t in tools], **params} if tools else dict(params)
+            cache, key = self._key(
+                messages if key_messages is None else key_messages, keyed, use_cache
+            )
         if cache is not None:
             hit = cache.get(key)
             if isinstance(hit, dict):

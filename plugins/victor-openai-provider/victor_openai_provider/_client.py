@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -114,6 +116,9 @@ class OpenAICompatibleProvider:
             headers = {"Accept": "application/json"}
             if cfg.api_key:
                 headers["Authorization"] = f"Bearer {cfg.api_key}"
+            extra: dict[str, Any] = {}
+            if self._transport is None and _plain_http(cfg.base_url):
+                extra["verify"] = _no_tls()
             self._client = httpx.AsyncClient(
                 base_url=cfg.base_url + "/",
                 headers=headers,
@@ -123,6 +128,7 @@ class OpenAICompatibleProvider:
                     max_keepalive_connections=cfg.pool_size,
                 ),
                 transport=self._transport,
+                **extra,
             )
             self._semaphore = asyncio.Semaphore(cfg.concurrent_requests)
             self._loop = loop
@@ -287,11 +293,20 @@ class OpenAICompatibleProvider:
         return body
 
     async def _deadline(self, awaitable: Any, deadline: float | None = None) -> Any:
-        """``awaitable`` within the request's deadline (now plus ``timeout`` by default)."""
+        """``awaitable`` within the request's deadline (now plus ``timeout`` by default).
+
+        On Python 3.11 and later the awaitable runs in the calling task under
+        ``asyncio.timeout_at`` (``wait_for`` made a task per call: one per line of a
+        stream).
+        """
         loop = asyncio.get_running_loop()
-        remaining = self.config.timeout if deadline is None else deadline - loop.time()
+        if deadline is None:
+            deadline = loop.time() + self.config.timeout
         try:
-            return await asyncio.wait_for(awaitable, max(remaining, 0.0))
+            if _TIMEOUT_AT is not None:
+                async with _TIMEOUT_AT(deadline):
+                    return await awaitable
+            return await asyncio.wait_for(awaitable, max(deadline - loop.time(), 0.0))
         except asyncio.TimeoutError:
             raise _Retry(
                 f"timed out after {self.config.timeout:g} s (the deadline of the whole request)"
@@ -372,6 +387,10 @@ class OpenAICompatibleProvider:
     def _error(self, message: str, status: int | None = None) -> ProviderError:
         self.stats["failures"] += 1
         return ProviderError(f"{self.name}: {message}", provider=self.name, status=status)
+
+
+#: ``asyncio.timeout_at`` (Python 3.11+), or None.
+_TIMEOUT_AT: Any = getattr(asyncio, "timeout_at", None)
 
 
 class _Assembler:
@@ -484,6 +503,24 @@ def _describe(exc: httpx.HTTPError, config: ProviderConfig) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot reach {config.base_url} ({exc})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _plain_http(base_url: str) -> bool:
+    """Whether requests to ``base_url`` never use TLS (plain HTTP, no proxy from the env)."""
+    if not base_url.lower().startswith("http://"):
+        return False
+    proxies = ("http_proxy", "https_proxy", "all_proxy")
+    return not any(key.lower() in proxies and value for key, value in os.environ.items())
+
+
+def _no_tls() -> ssl.SSLContext:
+    """A TLS context that trusts no certificate, for a client that only speaks plain HTTP.
+
+    Building httpx's default context loads the whole CA bundle, which took longer
+    than a local model's first answer; with no trust store any TLS use fails
+    verification (never passes unverified).
+    """
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _retry_after(value: str | None) -> float | None:
