@@ -106,3 +106,23 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in cli._COMMANDS:
         assert name in out
+
+
+def test_building_leaves_argparse_translating(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gettext
+
+    cli.build_parser()
+    assert argparse._ is gettext.gettext  # type: ignore[attr-defined]
+    # With a catalogue for the locale, argparse's own translation is used throughout.
+    monkeypatch.setattr(cli, "_has_translation", lambda: True)
+    seen: list[str] = []
+
+    def translate(message: str) -> str:
+        seen.append(message)
+        return message
+
+    monkeypatch.setattr(gettext, "gettext", translate)
+    monkeypatch.setattr(argparse, "_", translate)
+    cli._build_parser(("_plugins",))
+    assert "show this help message and exit" in seen
+    assert argparse._ is translate  # type: ignore[attr-defined]

@@ -13,7 +13,9 @@ the run quietly.
 from __future__ import annotations
 
 import argparse
+import gettext
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -171,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _build_parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     """The parser of ``victor`` with the commands of ``modules`` (missing modules skipped)."""
+    original = getattr(argparse, "_", None)
+    if original is not gettext.gettext or _has_translation():
+        return _make_parser(modules)
+    # argparse translates its own words ("options", "show this help message
+    # and exit") for every parser it makes, each time searching the locale
+    # folders for a catalogue. There is none here (checked once above), so
+    # building uses the words as they are; parsing and help translate as before.
+    argparse._ = str  # type: ignore[attr-defined]
+    try:
+        return _make_parser(modules)
+    finally:
+        if getattr(argparse, "_", None) is str:
+            argparse._ = original  # type: ignore[attr-defined]
+
+
+def _has_translation() -> bool:
+    """Whether ``gettext.gettext`` would translate anything (a catalogue for this locale)."""
+    domain = gettext.textdomain()
+    folder = gettext.bindtextdomain(domain)
+    # No locale folder (as in many Python builds): nothing to find, and no
+    # import of ``locale`` to find it.
+    return os.path.isdir(folder) and bool(gettext.find(domain, folder))
+
+
+def _make_parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="victor",
         description="victor-core: a lazy plugin kernel for AI agents.",
@@ -298,8 +325,6 @@ def _broken_pipe() -> int:
     the null device first keeps that quiet. The exit code is 141 (128 +
     SIGPIPE), what a shell shows for a program a closed pipe stopped.
     """
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
