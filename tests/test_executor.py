@@ -936,3 +936,80 @@ def test_a_closed_thread_pool_refuses_work() -> None:
         asyncio.run(submit())
     assert isinstance(info.value, RuntimeError)
     assert info.value.pool == "tool threads"
+
+
+# -- timeouts of calls a batch worker runs in turn ------------------------------------
+
+
+def _sleepy(name: str, timeout: float | None) -> Tool:
+    async def func(delay: float = 0.0) -> float:
+        await asyncio.sleep(delay)
+        return delay
+
+    return Tool(name=name, description="sleeps", func=func, timeout=timeout)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_times_out_each_call_at_its_own_deadline(workers: int) -> None:
+    executor = make_executor(_sleepy("long", 5.0), _sleepy("short", 0.05), _sleepy("mid", 0.3))
+    items = [
+        ("long", {"delay": 0.0}),  # arms the worker's timer 5 s ahead
+        ("short", {"delay": 2.0}),  # an earlier deadline: must fail at 0.05 s, not 5 s
+        ("short", {"delay": 0.0}),  # arms the timer 0.05 s ahead
+        ("mid", {"delay": 0.15}),  # runs past that but within its own 0.3 s: succeeds
+        ("mid", {"delay": 2.0}),  # fails at 0.3 s
+        ("long", {"delay": 0.01}),
+    ] * workers
+    results = run(executor.execute_parallel(items, max_workers=workers))
+    executor.close()
+    expected = [True, False, True, True, False, True] * workers
+    assert [r.ok for r in results] == expected
+    failed = [r for r in results if not r.ok]
+    assert {r.error_type for r in failed} == {"ToolTimeoutError"}
+    assert [r.name for r in failed] == ["short", "mid"] * workers
+    assert "timed out after 0.05 s" in (failed[0].error or "")
+
+
+def test_a_tool_s_own_timeout_error_is_its_error_not_a_timeout() -> None:
+    async def raises() -> None:
+        raise TimeoutError("upstream took too long")
+
+    executor = make_executor(Tool(name="own", description="d", func=raises, timeout=5.0))
+    results = run(executor.execute_parallel(["own", "own"], max_workers=2))
+    executor.close()
+    assert [r.error_type for r in results] == ["TimeoutError", "TimeoutError"]
+    assert all("upstream took too long" in (r.error or "") for r in results)
+
+
+def test_a_tool_that_swallows_its_timeout_keeps_its_value_and_the_worker_goes_on() -> None:
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return "kept"
+        return "slept"
+
+    executor = make_executor(
+        Tool(name="stubborn", description="d", func=stubborn, timeout=0.02), ECHO
+    )
+    items = ["stubborn", ("echo", {"text": "after"})]
+    results = run(executor.execute_parallel(items, max_workers=1))
+    executor.close()
+    assert [r.value for r in results] == ["kept", "after"]
+    assert all(r.ok for r in results)
+
+
+def test_a_batch_cancelled_from_outside_is_not_reported_as_timeouts() -> None:
+    executor = make_executor(_sleepy("slow", 5.0))
+
+    async def main() -> None:
+        task = asyncio.ensure_future(
+            executor.execute_parallel([("slow", {"delay": 5.0})] * 4, max_workers=2)
+        )
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    executor.close()
