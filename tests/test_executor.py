@@ -80,6 +80,18 @@ def boom(text: str = "") -> str:
 
 
 ECHO = Tool(name="echo", description="echo", func=echo)
+
+
+def count_params(**params: Any) -> int:
+    return len(params)
+
+
+SHOUT_OPEN = Tool(
+    name="open",
+    description="takes any keyword",
+    func=count_params,
+    parameters={"type": "object", "properties": {}, "additionalProperties": True},
+)
 SHOUT = Tool(name="shout", description="upper-case", func=shout)
 BOOM = Tool(name="boom", description="fails", func=boom)
 
@@ -414,6 +426,138 @@ def test_a_failing_observer_does_not_change_the_result() -> None:
     result = run(make_executor(ECHO, pm=make_pm(Broken())).execute("echo", text="x"))
     assert result.ok
     assert result.value == "x"
+
+
+def test_batch_observers_sync_and_async_see_every_result_in_order() -> None:
+    sync_seen: list[str] = []
+    async_seen: list[str] = []
+
+    class Sync:
+        @hookimpl
+        def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            sync_seen.append(f"{result.name}:{result.value}")
+
+    class Async:
+        @hookimpl
+        async def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            await asyncio.sleep(0)
+            async_seen.append(f"{result.name}:{result.value}")
+
+    executor = make_executor(ECHO, pm=make_pm(Sync(), Async()))
+    items = [("echo", {"text": str(i)}) for i in range(20)]
+    results = run(executor.execute_parallel(items, max_workers=4))
+    executor.close()
+    assert [r.value for r in results] == [str(i) for i in range(20)]
+    assert sync_seen == [f"echo:{i}" for i in range(20)]
+    assert sorted(async_seen) == sorted(sync_seen)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failing_batch_observer_is_logged_and_the_others_still_run(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[dict[str, Any]] = []
+
+    class Logger:
+        def warning(self, event: str, **fields: Any) -> None:
+            warnings.append({"event": event, **fields})
+
+    monkeypatch.setattr("victor_core._log.get_logger", lambda *a: Logger())
+    seen: list[str] = []
+
+    class Broken:
+        if kind == "sync":
+
+            @hookimpl
+            def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+                if params.get("text") == "1":
+                    raise ValueError("observer bug")
+        else:
+
+            @hookimpl
+            async def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+                if params.get("text") == "1":
+                    raise ValueError("observer bug")
+
+    class Fine:
+        @hookimpl(tryfirst=True)
+        def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            seen.append(params["text"])
+
+    executor = make_executor(ECHO, pm=make_pm(Broken(), Fine()))
+    results = run(executor.execute_parallel([("echo", {"text": str(i)}) for i in range(3)]))
+    executor.close()
+    assert [r.value for r in results] == ["0", "1", "2"]
+    assert all(r.ok for r in results)
+    assert seen == ["0", "1", "2"]
+    assert [w["event"] for w in warnings] == ["tool_result_hook_failed"]
+    assert "observer bug" in warnings[0]["error"]
+
+
+def test_a_plain_pluggy_manager_gets_every_result_too() -> None:
+    import pluggy
+
+    from victor_core.hookspecs import tools as tool_specs
+
+    seen: list[str] = []
+
+    class Observer:
+        @hookimpl
+        async def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            seen.append(params["text"])
+
+    pm = pluggy.PluginManager("victor_core")
+    pm.add_hookspecs(tool_specs)
+    pm.register(Observer())
+    executor = make_executor(ECHO, pm=pm)
+    run(executor.execute_parallel([("echo", {"text": str(i)}) for i in range(3)]))
+    run(executor.execute("echo", text="one"))
+    executor.close()
+    assert sorted(seen) == ["0", "1", "2", "one"]
+
+
+def test_a_repeated_name_gets_its_own_parameters_and_its_own_failures() -> None:
+    given: list[dict[str, Any]] = []
+
+    class Observer:
+        @hookimpl
+        def victor_tool_result(self, result: ToolResult, params: dict[str, Any]) -> None:
+            given.append(params)
+            params["seen"] = True  # an observer that changes its dict changes no other
+
+    executor = make_executor(SHOUT_OPEN, ECHO, pm=make_pm(Observer()))
+    results = run(executor.execute_parallel(["open", "echo", "open", "echo", "open"]))
+    executor.close()
+    assert [r.ok for r in results] == [True, False, True, False, True]
+    assert [r.error_type for r in results if not r.ok] == ["ToolParameterError"] * 2
+    assert [r.value for r in results if r.ok] == [0, 0, 0]
+    assert len(given) == 3 and len({id(p) for p in given}) == 3
+
+
+def test_batch_metrics_count_with_victor_core_metrics() -> None:
+    from victor_core.metrics import MetricsRegistry
+
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    metrics = MetricsRegistry()
+    executor = make_executor(
+        ECHO, BOOM, Tool(name="hang", description="h", func=hang, timeout=0.01), metrics=metrics
+    )
+    items = [("echo", {"text": "x"}), "boom", "hang", "boom", ("echo", {"text": "y"})]
+    run(executor.execute_parallel(items))
+    run(executor.execute("echo", text="z"))
+    executor.close()
+    counters = {
+        name: metrics.create_counter(name, "").value
+        for name in ("tool_executions_total", "tool_errors_total", "tool_timeouts_total")
+    }
+    assert counters == {
+        "tool_executions_total": 6,
+        "tool_errors_total": 3,
+        "tool_timeouts_total": 1,
+    }
+    assert metrics.create_timer("tool_execution_time", "").count == 6
 
 
 class FakeCounter:
@@ -792,3 +936,80 @@ def test_a_closed_thread_pool_refuses_work() -> None:
         asyncio.run(submit())
     assert isinstance(info.value, RuntimeError)
     assert info.value.pool == "tool threads"
+
+
+# -- timeouts of calls a batch worker runs in turn ------------------------------------
+
+
+def _sleepy(name: str, timeout: float | None) -> Tool:
+    async def func(delay: float = 0.0) -> float:
+        await asyncio.sleep(delay)
+        return delay
+
+    return Tool(name=name, description="sleeps", func=func, timeout=timeout)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_times_out_each_call_at_its_own_deadline(workers: int) -> None:
+    executor = make_executor(_sleepy("long", 5.0), _sleepy("short", 0.05), _sleepy("mid", 0.3))
+    items = [
+        ("long", {"delay": 0.0}),  # arms the worker's timer 5 s ahead
+        ("short", {"delay": 2.0}),  # an earlier deadline: must fail at 0.05 s, not 5 s
+        ("short", {"delay": 0.0}),  # arms the timer 0.05 s ahead
+        ("mid", {"delay": 0.15}),  # runs past that but within its own 0.3 s: succeeds
+        ("mid", {"delay": 2.0}),  # fails at 0.3 s
+        ("long", {"delay": 0.01}),
+    ] * workers
+    results = run(executor.execute_parallel(items, max_workers=workers))
+    executor.close()
+    expected = [True, False, True, True, False, True] * workers
+    assert [r.ok for r in results] == expected
+    failed = [r for r in results if not r.ok]
+    assert {r.error_type for r in failed} == {"ToolTimeoutError"}
+    assert [r.name for r in failed] == ["short", "mid"] * workers
+    assert "timed out after 0.05 s" in (failed[0].error or "")
+
+
+def test_a_tool_s_own_timeout_error_is_its_error_not_a_timeout() -> None:
+    async def raises() -> None:
+        raise TimeoutError("upstream took too long")
+
+    executor = make_executor(Tool(name="own", description="d", func=raises, timeout=5.0))
+    results = run(executor.execute_parallel(["own", "own"], max_workers=2))
+    executor.close()
+    assert [r.error_type for r in results] == ["TimeoutError", "TimeoutError"]
+    assert all("upstream took too long" in (r.error or "") for r in results)
+
+
+def test_a_tool_that_swallows_its_timeout_keeps_its_value_and_the_worker_goes_on() -> None:
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return "kept"
+        return "slept"
+
+    executor = make_executor(
+        Tool(name="stubborn", description="d", func=stubborn, timeout=0.02), ECHO
+    )
+    items = ["stubborn", ("echo", {"text": "after"})]
+    results = run(executor.execute_parallel(items, max_workers=1))
+    executor.close()
+    assert [r.value for r in results] == ["kept", "after"]
+    assert all(r.ok for r in results)
+
+
+def test_a_batch_cancelled_from_outside_is_not_reported_as_timeouts() -> None:
+    executor = make_executor(_sleepy("slow", 5.0))
+
+    async def main() -> None:
+        task = asyncio.ensure_future(
+            executor.execute_parallel([("slow", {"delay": 5.0})] * 4, max_workers=2)
+        )
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    executor.close()

@@ -2,15 +2,20 @@
 
 Each command group lives in its own module (``_plugins``, ``_cache``, ...)
 exposing ``register(subparsers)``; handlers take the parsed arguments and
-return an exit code. Errors raised as :class:`~victor_core.exceptions.VictorError`
-(or ``OSError``) print as one line on stderr with exit code 2; a closed pipe
-(``victor ... | head``) ends the run quietly.
+return an exit code. A run builds the parser of the command it names only
+(the others are neither imported nor built); ``victor --help``, an unknown
+command and the completion scripts build all of them. Errors raised as
+:class:`~victor_core.exceptions.VictorError` (or ``OSError``) print as one
+line on stderr with exit code 2; a closed pipe (``victor ... | head``) ends
+the run quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import gettext
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +34,23 @@ _COMMAND_MODULES = (
     "_completion",
 )
 
+# Command name -> the module registering it, for a run that builds its command only.
+_COMMANDS = {
+    "run": "_run",
+    "plugins": "_plugins",
+    "plugin": "_plugin_new",
+    "hooks": "_hooks",
+    "config": "_config",
+    "cache": "_cache",
+    "memory": "_memory",
+    "metrics": "_metrics",
+    "bench": "_bench",
+    "completion": "_completion",
+}
+# The long global options of the top-level parser (see _add_global_options).
+_VALUE_OPTIONS = ("--config", "--disable", "--color", "--log-format")
+_LONG_OPTIONS = (*_VALUE_OPTIONS, "--help", "--version", "--verbose", "--quiet")
+
 USAGE = "usage: victor [-h] [--version] [global options] COMMAND ... (see victor --help)"
 
 
@@ -43,6 +65,39 @@ class _VersionAction(argparse.Action):
 
         print(f"victor-core {__version__}")
         parser.exit()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose construction does not ask for the terminal's size.
+
+    argparse makes a help formatter for every ``add_argument`` (to check the
+    metavar against ``nargs``) and ``add_subparsers`` (to format the
+    sub-commands' ``prog``); each reads the terminal size, importing
+    :mod:`shutil` and its compression modules. Those two uses do not depend on
+    the width, so they get a fixed one; help and usage still use the terminal's.
+    """
+
+    _fixed_width = False
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action: argparse.Action = self._with_fixed_width(super().add_argument, *args, **kwargs)
+        return action
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        return self._with_fixed_width(super().add_subparsers, **kwargs)
+
+    def _with_fixed_width(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        previous, self._fixed_width = self._fixed_width, True
+        try:
+            return method(*args, **kwargs)
+        finally:
+            self._fixed_width = previous
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        if self._fixed_width:
+            formatter: Any = self.formatter_class
+            return formatter(prog=self.prog, width=80)  # type: ignore[no-any-return]
+        return super()._get_formatter()
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -113,7 +168,37 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``victor``, with every available command registered."""
-    parser = argparse.ArgumentParser(
+    return _build_parser(_COMMAND_MODULES)
+
+
+def _build_parser(modules: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of ``victor`` with the commands of ``modules`` (missing modules skipped)."""
+    original = getattr(argparse, "_", None)
+    if original is not gettext.gettext or _has_translation():
+        return _make_parser(modules)
+    # argparse translates its own words ("options", "show this help message
+    # and exit") for every parser it makes, each time searching the locale
+    # folders for a catalogue. There is none here (checked once above), so
+    # building uses the words as they are; parsing and help translate as before.
+    argparse._ = str  # type: ignore[attr-defined]
+    try:
+        return _make_parser(modules)
+    finally:
+        if getattr(argparse, "_", None) is str:
+            argparse._ = original  # type: ignore[attr-defined]
+
+
+def _has_translation() -> bool:
+    """Whether ``gettext.gettext`` would translate anything (a catalogue for this locale)."""
+    domain = gettext.textdomain()
+    folder = gettext.bindtextdomain(domain)
+    # No locale folder (as in many Python builds): nothing to find, and no
+    # import of ``locale`` to find it.
+    return os.path.isdir(folder) and bool(gettext.find(domain, folder))
+
+
+def _make_parser(modules: Sequence[str]) -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="victor",
         description="victor-core: a lazy plugin kernel for AI agents.",
         epilog="Settings come from victor.toml, [tool.victor] in pyproject.toml, the user's "
@@ -123,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     _add_global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(f"victor_core.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -139,7 +224,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_usage_and_exit(parser: argparse.ArgumentParser) -> int:
+def _command_module(args: Sequence[str]) -> str | None:
+    """The module of the command ``args`` run, when parsing them needs no other command.
+
+    The global options before the command are skipped as argparse reads them
+    (``--opt VALUE``, ``--opt=VALUE``, unambiguous prefixes, ``-vq``). Returns
+    ``""`` when ``args`` hold global options only (``--version``, or an error
+    argparse reports), and None when every command is needed: ``--help``
+    before the command, an unknown command, ``--`` or anything else unusual.
+    """
+    skip = False
+    for token in args:
+        if skip:
+            skip = False
+        elif token.startswith("--"):
+            name, equals, _ = token.partition("=")
+            matches = [o for o in _LONG_OPTIONS if o == name] or [
+                o for o in _LONG_OPTIONS if o.startswith(name)
+            ]
+            if token == "--" or len(matches) != 1 or matches[0] == "--help":
+                return None
+            skip = matches[0] in _VALUE_OPTIONS and not equals
+        elif token.startswith("-") and token != "-":
+            if not set(token[1:]) <= {"v", "q"}:
+                return None
+        else:
+            module = _COMMANDS.get(token)
+            return module if module in _COMMAND_MODULES else None
+    return ""
+
+
+def _parser_for(args: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for ``args``: with their command only when that is enough, else every one."""
+    module = _command_module(args)
+    if module is None:
+        return build_parser()
+    parser = _build_parser((module,) if module else ())
+    if module and not _has_command(parser):
+        return build_parser()  # the module is missing: argparse lists the commands there are
+    return parser
+
+
+def _has_command(parser: argparse.ArgumentParser) -> bool:
+    return any(
+        isinstance(action, argparse._SubParsersAction) and action.choices
+        for action in parser._actions
+    )
+
+
+def _print_usage_and_exit() -> int:
     print(USAGE, file=sys.stderr)
     return 2
 
@@ -160,12 +293,11 @@ def _main(argv: Sequence[str] | None) -> int:
     from victor_core.exceptions import VictorError
 
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not args_list:
-        return _print_usage_and_exit(parser)
-    args = parser.parse_args(args_list)
+        return _print_usage_and_exit()
+    args = _parser_for(args_list).parse_args(args_list)
     if not getattr(args, "func", None):
-        return _print_usage_and_exit(parser)
+        return _print_usage_and_exit()
     from victor_core.cli._common import error, setup_output
 
     setup_output(args, eager=bool(getattr(args, "loads_plugins", False)))
@@ -193,8 +325,6 @@ def _broken_pipe() -> int:
     the null device first keeps that quiet. The exit code is 141 (128 +
     SIGPIPE), what a shell shows for a program a closed pipe stopped.
     """
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -39,6 +39,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from victor_core.exceptions import PoolClosedError, SettingsError
+from victor_core.execution._clock import AVAILABLE as CLOCK_AVAILABLE
+from victor_core.execution._clock import WorkerClock
 from victor_core.models import ToolResult, is_async_callable
 
 if TYPE_CHECKING:
@@ -358,9 +360,50 @@ class LocalBackend:
         return ToolResult(name=name, ok=True, value=value, duration_s=time.perf_counter() - started)
 
     async def run_batch(self, calls: Sequence[ToolCall], workers: int) -> list[ToolResult]:
-        """Run ``calls``, at most ``workers`` at once, results in order."""
-        run = self.run
-        return await run_bounded([_bind(run, call) for call in calls], workers)
+        """Run ``calls``, at most ``workers`` at once, results in order.
+
+        Each worker keeps one :class:`~victor_core.execution._clock.WorkerClock`
+        for the timeouts of the async calls it runs in turn (see :meth:`_run_clocked`).
+        """
+        if not CLOCK_AVAILABLE:  # pragma: no cover - Python 3.10
+            run = self.run
+            return await run_bounded([_bind(run, call) for call in calls], workers)
+        results: list[Any] = [None] * len(calls)
+        pending = iter(range(len(calls)))
+
+        async def worker() -> None:
+            clock = WorkerClock()
+            try:
+                for index in pending:
+                    results[index] = await self._run_clocked(calls[index], clock)
+            finally:
+                clock.close()
+
+        await run_bounded([worker] * min(max(workers, 1), len(calls)), workers)
+        return results
+
+    async def _run_clocked(self, call: ToolCall, clock: WorkerClock) -> ToolResult:
+        """:meth:`run`, an async call's timeout kept by ``clock`` instead of ``asyncio.timeout``."""
+        name, func, params, timeout = call
+        if not self._is_async(func):
+            return await self.run(call)
+        started = time.perf_counter()
+        coro = func(**params)
+        clock.enter(timeout)
+        try:
+            value = await coro
+        except asyncio.CancelledError:
+            if clock.leave(True):
+                return timeout_result(name, timeout, started)
+            raise
+        except Exception as exc:  # the tool's own error (its own TimeoutError too)
+            clock.leave(False)
+            return error_result(name, exc, started)
+        except BaseException:
+            clock.leave(False)
+            raise
+        clock.leave(False)
+        return ToolResult(name=name, ok=True, value=value, duration_s=time.perf_counter() - started)
 
     def _abandon(self, name: str, job: _Job) -> None:
         if self._pool is not None:

@@ -20,6 +20,7 @@ This module imports asyncio; the orchestrator imports it on first use only.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +35,14 @@ from victor_core.execution._backend import (
     run_bounded,
 )
 from victor_core.execution._plan import StepRunner, run_waves, skill_kwargs, step_params
-from victor_core.execution._tools import ToolRegistry, call_hook, validate_params
+from victor_core.execution._tools import (
+    ToolRegistry,
+    call_hook,
+    hook_dispatcher,
+    validate_params,
+)
 from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, ToolResult
+from victor_core.plugins._async import gather_results
 
 if TYPE_CHECKING:
     from victor_core.settings import Settings
@@ -57,6 +64,12 @@ class _Instruments:
             "tool_timeouts_total", "Tool executions that ran past their timeout"
         )
         self.timer = registry.create_timer("tool_execution_time", "Seconds tools ran")
+        from victor_core.metrics._types import Counter
+
+        # victor-core's counters add any amount at once; others are told one at a time.
+        self._adds = all(
+            isinstance(c, Counter) for c in (self.executions, self.errors, self.timeouts)
+        )
 
     def record(self, result: ToolResult) -> None:
         self.timer.observe(result.duration_s)
@@ -65,6 +78,25 @@ class _Instruments:
             self.errors.increment()
             if result.error_type == "ToolTimeoutError":
                 self.timeouts.increment()
+
+    def record_many(self, results: Sequence[ToolResult]) -> None:
+        """:meth:`record` each of ``results``, each counter incremented once."""
+        if not self._adds:
+            for result in results:
+                self.record(result)
+            return
+        observe = self.timer.observe
+        failed: list[ToolResult] = []
+        for result in results:
+            observe(result.duration_s)
+            if not result.ok:
+                failed.append(result)
+        self.executions.increment(len(results))
+        if failed:
+            self.errors.increment(len(failed))
+            timeouts = sum(1 for r in failed if r.error_type == "ToolTimeoutError")
+            if timeouts:
+                self.timeouts.increment(timeouts)
 
 
 class ToolExecutor:
@@ -174,24 +206,7 @@ class ToolExecutor:
             await self.registry.ensure_loaded()
         if isinstance(tools, (str, Tool)):
             tools = [tools]
-        results: list[ToolResult | None] = []
-        calls: list[ToolCall] = []
-        slots: list[int] = []
-        all_params: list[dict[str, Any]] = []
-        default_timeout = settings.tool_execution_timeout
-        for item in tools:
-            try:
-                tool, params = self._resolve(item, parameters)
-            except (ToolNotFoundError, ToolParameterError) as exc:
-                if exc.tool is None:
-                    raise  # not a tool reference at all: a bug in the calling code
-                results.append(_rejected(exc))
-                continue
-            slots.append(len(results))
-            results.append(None)
-            timeout = tool.timeout if tool.timeout is not None else default_timeout
-            calls.append(ToolCall(tool.name, tool.func, params, timeout))
-            all_params.append(params)
+        results, calls, slots, all_params = self._prepare(tools, parameters)
         if not calls:
             return [r for r in results if r is not None]
         if not settings.parallel_execution_enabled or len(results) < settings.parallel_threshold:
@@ -204,6 +219,62 @@ class ToolExecutor:
         for slot, result in zip(slots, done, strict=True):
             results[slot] = result
         return results  # type: ignore[return-value]  # every slot is filled
+
+    def _prepare(
+        self, tools: Iterable[Any], parameters: Mapping[str, Any] | None
+    ) -> tuple[list[ToolResult | None], list[ToolCall], list[int], list[dict[str, Any]]]:
+        """The batch's calls, and a result already for each item that cannot run.
+
+        Returns ``(results, calls, slots, params)``: ``results`` has one entry
+        per item (None where a call will fill it), ``slots[i]`` is the index in
+        ``results`` of ``calls[i]``, ``params[i]`` its parameters.
+        """
+        results: list[ToolResult | None] = []
+        calls: list[ToolCall] = []
+        slots: list[int] = []
+        all_params: list[dict[str, Any]] = []
+        default_timeout = self.settings.tool_execution_timeout
+        lookup = self._resolver(parameters)
+        for item in tools:
+            try:
+                tool, params = lookup(item)
+            except (ToolNotFoundError, ToolParameterError) as exc:
+                if exc.tool is None:
+                    raise  # not a tool reference at all: a bug in the calling code
+                results.append(_rejected(exc))
+                continue
+            slots.append(len(results))
+            results.append(None)
+            timeout = tool.timeout if tool.timeout is not None else default_timeout
+            calls.append(ToolCall(tool.name, tool.func, params, timeout))
+            all_params.append(params)
+        return results, calls, slots, all_params
+
+    def _resolver(
+        self, shared: Mapping[str, Any] | None
+    ) -> Callable[[Any], tuple[Tool, dict[str, Any]]]:
+        """``_resolve`` for one batch, remembering the tools that take no parameters.
+
+        A batch often names the same tools many times; a tool name with no
+        parameters of its own (and no shared ones) is checked once per batch.
+        """
+        if shared:
+            return lambda item: self._resolve(item, shared)
+        get = self.registry.get
+        bare: dict[str, Tool] = {}  # names whose tool accepts being called with no parameters
+
+        def resolve(item: Any) -> tuple[Tool, dict[str, Any]]:
+            if type(item) is str:
+                tool = bare.get(item)
+                if tool is not None:
+                    return tool, {}
+                tool = get(item)
+                params = validate_params(tool, {})
+                bare[item] = tool
+                return tool, params
+            return self._resolve(item, None)
+
+        return resolve
 
     async def call(
         self,
@@ -242,7 +313,7 @@ class ToolExecutor:
         if self._metrics is not None:
             self._get_instruments().record(result)
         if self.plugin_manager is not None:
-            await self._notify(result, params)
+            await self._notify_many((result,), (params,))
         return result
 
     async def execute_plan(
@@ -410,13 +481,34 @@ class ToolExecutor:
 
     async def _finish_many(self, results: list[ToolResult], params: list[dict[str, Any]]) -> None:
         if self._metrics is not None:
-            record = self._get_instruments().record
-            for result in results:
-                record(result)
+            self._get_instruments().record_many(results)
         if self.plugin_manager is not None:
-            await asyncio.gather(
-                *(self._notify(r, p) for r, p in zip(results, params, strict=True))
-            )
+            await self._notify_many(results, params)
+
+    async def _notify_many(
+        self, results: Sequence[ToolResult], params: Sequence[dict[str, Any]]
+    ) -> None:
+        """Dispatch ``victor_tool_result`` for each result, awaiting async observers together.
+
+        The hook caller is looked up once; only implementations that return
+        awaitables cost a task (pluggy calls the others in the loop below).
+        """
+        caller = hook_dispatcher(self.plugin_manager, "victor_tool_result")
+        if caller is None:
+            pairs = zip(results, params, strict=True)
+            await asyncio.gather(*(self._notify(r, p) for r, p in pairs))
+            return
+        pending = []
+        for result, kwargs in zip(results, params, strict=True):
+            try:
+                out = caller(result=result, params=kwargs)
+            except Exception as exc:
+                _hook_failed(result, exc)
+                continue
+            if out and any(inspect.isawaitable(o) for o in out):
+                pending.append(_settle(result, out))
+        if pending:
+            await asyncio.gather(*pending)
 
     async def _notify(self, result: ToolResult, params: dict[str, Any]) -> None:
         try:
@@ -424,10 +516,24 @@ class ToolExecutor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # An observer's bug must not turn a tool's result into an error.
-            from victor_core._log import get_logger
+            _hook_failed(result, exc)
 
-            get_logger().warning("tool_result_hook_failed", tool=result.name, error=error_text(exc))
+
+async def _settle(result: ToolResult, outcomes: list[Any]) -> None:
+    """Await the awaitable outcomes of one ``victor_tool_result`` dispatch."""
+    try:
+        await gather_results(outcomes)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        _hook_failed(result, exc)
+
+
+def _hook_failed(result: ToolResult, exc: Exception) -> None:
+    # An observer's bug must not turn a tool's result into an error.
+    from victor_core._log import get_logger
+
+    get_logger().warning("tool_result_hook_failed", tool=result.name, error=error_text(exc))
 
 
 def _rejected(exc: ToolNotFoundError | ToolParameterError) -> ToolResult:

@@ -38,6 +38,7 @@ __all__ = [
     "call_hook",
     "describe_params",
     "flatten_hook_results",
+    "hook_dispatcher",
     "validate_params",
 ]
 
@@ -71,6 +72,26 @@ async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def hook_dispatcher(plugin_manager: Any, hook_name: str) -> Any:
+    """The plain caller of ``hook_name``, for dispatching it many times in a row; or None.
+
+    With victor-core's plugin manager: the hook's family is loaded (as
+    ``ahook`` would load it) and its pluggy caller returned; what a call
+    returns may hold awaitables, to await as ``ahook`` does
+    (:func:`~victor_core.plugins._async.gather_results`). None for a first-result
+    hook and for other managers: dispatch those with :func:`call_hook`.
+    """
+    load = getattr(plugin_manager, "load_hook_family", None)
+    if load is None or getattr(plugin_manager, "ahook", None) is None:
+        return None
+    load(hook_name)
+    caller = getattr(plugin_manager.hook, hook_name)
+    spec = caller.spec
+    if spec is not None and spec.opts.get("firstresult"):
+        return None
+    return caller
 
 
 def flatten_hook_results(results: Any, kind: type, hook_name: str) -> list[Any]:
