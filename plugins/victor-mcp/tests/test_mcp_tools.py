@@ -375,3 +375,25 @@ def test_interpreter_exit_stops_a_server_left_running(demo, pids):
     assert out.stdout.strip() == "3"
     assert len(pids()) == 2
     assert not any(alive(pid) for pid in pids())
+
+
+@run_async
+async def test_two_orchestrators_sharing_settings_keep_their_own_servers(make_settings, demo, pids):
+    settings = make_settings({"demo": demo})
+    first = AgentOrchestrator(settings)
+    second = AgentOrchestrator(settings)
+    assert (await first.execute_tool("mcp__demo__add", a=1, b=2)).ok
+    [first_pid] = [pid for pid in pids() if alive(pid)]
+    assert (await second.execute_tool("mcp__demo__add", a=3, b=4)).ok
+    [second_pid] = [pid for pid in pids() if alive(pid) and pid != first_pid]
+
+    await first.aclose()
+    assert not alive(first_pid)
+    assert alive(second_pid)  # the first's aclose() left the second's server alone
+    result = await second.execute_tool("mcp__demo__add", a=40, b=2)
+    assert result.ok, result.error
+    assert result.value["summary"] == "42"
+    assert [pid for pid in pids() if alive(pid)] == [second_pid]  # its own, not restarted
+
+    await second.aclose()
+    assert not alive(second_pid)
