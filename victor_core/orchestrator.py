@@ -454,9 +454,11 @@ class AgentOrchestrator:
             await services["executor"].aclose()
         if self.plugin_manager.is_family_loaded("tools"):
             # Tools that started processes (MCP servers) stop them; loads no plugin.
-            from victor_core.execution._tools import call_hook
+            # The registry is bound so that a plugin stops this orchestrator's only.
+            from victor_core.execution._tools import call_hook, registry_bound
 
-            await call_hook(self.plugin_manager, "victor_tools_close", settings=self.settings)
+            with registry_bound(services.get("tools")):
+                await call_hook(self.plugin_manager, "victor_tools_close", settings=self.settings)
         if "caches" in services:
             services["caches"].close()
         if self._undo_instrumentation is not None:

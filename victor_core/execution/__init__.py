@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from victor_core.execution._tools import ToolRegistry as ToolRegistry
 from victor_core.execution._tools import call_hook as call_hook
+from victor_core.execution._tools import current_registry as current_registry
 from victor_core.execution._tools import describe_params as describe_params
 from victor_core.execution._tools import flatten_hook_results as flatten_hook_results
 from victor_core.execution._tools import validate_params as validate_params
@@ -29,6 +30,7 @@ __all__ = [
     "ToolExecutor",
     "ToolRegistry",
     "call_hook",
+    "current_registry",
     "describe_params",
     "error_result",
     "error_text",

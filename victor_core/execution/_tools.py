@@ -17,6 +17,8 @@ registered inline replaces any plugin tool of that name.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,11 +38,39 @@ if TYPE_CHECKING:
 __all__ = [
     "ToolRegistry",
     "call_hook",
+    "current_registry",
     "describe_params",
     "flatten_hook_results",
     "hook_dispatcher",
     "validate_params",
 ]
+
+# The registry whose plugin tools are being gathered (``victor_tools``) or
+# released (``victor_tools_close``) in the current context: a plugin that
+# starts processes for its tools keeps them per registry, so two orchestrators
+# sharing one Settings never share (nor stop) each other's processes.
+_CURRENT: contextvars.ContextVar[ToolRegistry | None] = contextvars.ContextVar(
+    "victor_core_tool_registry", default=None
+)
+
+
+def current_registry() -> ToolRegistry | None:
+    """The registry whose ``victor_tools`` or ``victor_tools_close`` call runs now, or None.
+
+    Set by :meth:`ToolRegistry.load` and by the orchestrator's ``aclose()``;
+    None for a plain ``plugin_manager.hook.victor_tools()`` call.
+    """
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def registry_bound(registry: ToolRegistry | None) -> Iterator[None]:
+    """Make ``registry`` what :func:`current_registry` returns for the ``with`` block."""
+    token = _CURRENT.set(registry)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
@@ -159,7 +189,8 @@ class ToolRegistry:
         """
         if self._plugin_manager is None or (self._loaded and not reload):
             return
-        results = await self._plugin_manager.ahook.victor_tools()
+        with registry_bound(self):
+            results = await self._plugin_manager.ahook.victor_tools()
         tools = flatten_hook_results(results, Tool, "victor_tools")
         by_name: dict[str, Tool] = {}
         # pluggy returns the highest-priority implementation's result first;

@@ -375,3 +375,69 @@ def test_interpreter_exit_stops_a_server_left_running(demo, pids):
     assert out.stdout.strip() == "3"
     assert len(pids()) == 2
     assert not any(alive(pid) for pid in pids())
+
+
+@run_async
+async def test_two_orchestrators_sharing_settings_keep_their_own_servers(make_settings, demo, pids):
+    settings = make_settings({"demo": demo})
+    first = AgentOrchestrator(settings)
+    second = AgentOrchestrator(settings)
+    assert (await first.execute_tool("mcp__demo__add", a=1, b=2)).ok
+    [first_pid] = [pid for pid in pids() if alive(pid)]
+    assert (await second.execute_tool("mcp__demo__add", a=3, b=4)).ok
+    [second_pid] = [pid for pid in pids() if alive(pid) and pid != first_pid]
+
+    await first.aclose()
+    assert not alive(first_pid)
+    assert alive(second_pid)  # the first's aclose() left the second's server alone
+    result = await second.execute_tool("mcp__demo__add", a=40, b=2)
+    assert result.ok, result.error
+    assert result.value["summary"] == "42"
+    assert [pid for pid in pids() if alive(pid)] == [second_pid]  # its own, not restarted
+
+    await second.aclose()
+    assert not alive(second_pid)
+
+
+def test_victor_run_in_a_project_folder_calls_a_server_from_its_victor_toml(demo, pids, tmp_path):
+    """As a user would: ``victor.toml`` in the project, the installed command, a subprocess."""
+    from victor_core.testing import ScriptedServer, tool_call
+
+    project = tmp_path / "project"
+    project.mkdir()
+    table = json.dumps(demo["args"])
+    (project / "victor.toml").write_text(
+        "[mcp_servers.demo]\n"
+        f"command = {json.dumps(demo['command'])}\n"
+        f"args = {table}\n"
+        f"env = {{ DEMO_PID_FILE = {json.dumps(demo['env']['DEMO_PID_FILE'])} }}\n",
+        encoding="utf-8",
+    )
+    installed = Path(sys.executable).with_name("victor")
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "victor_core"]
+    replies = [[tool_call("mcp__demo__add", {"a": 19, "b": 23})], "The sum is 42."]
+    with ScriptedServer(replies) as model:
+        env = {
+            **os.environ,
+            "VICTOR_PROVIDER": "openai-compatible",
+            "VICTOR_PROVIDER_BASE_URL": model.base_url,
+            "VICTOR_MODEL": "scripted",
+            "VICTOR_TOOL_SELECTION_MAX_TOOLS": "32",
+            "XDG_CONFIG_HOME": str(tmp_path / "no-user-config"),
+        }
+        done = subprocess.run(
+            [*command, "run", "add 19 and 23", "--json", "--yes"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    [call] = report["tool_calls"]
+    assert (call["name"], call["ok"]) == ("mcp__demo__add", True)
+    assert report["answer"] == "The sum is 42."
+    assert pids()
+    assert all(not alive(pid) for pid in pids())  # stopped when the run ended

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from victor_core import Settings, Tool, hookimpl
+from victor_core.execution import current_registry
 from victor_core.settings import active_settings
 
 from victor_mcp._pool import ServerPool
@@ -20,9 +21,11 @@ __all__ = ["tool_name", "victor_tools", "victor_tools_close"]
 
 _log = structlog.get_logger("victor_mcp")
 
-# The pool of each settings object an orchestrator bound while listing tools,
-# by identity (Settings compare by value; two orchestrators may share values).
-_POOLS: dict[int, tuple[Settings, ServerPool]] = {}
+# The pool of each (settings, tool registry) pair that listed tools, by
+# identity: Settings compare by value, and two orchestrators sharing one
+# Settings have a registry each, so each starts (and stops) its own servers.
+# The registry is None for a plain ``plugin_manager.hook.victor_tools()`` call.
+_POOLS: dict[tuple[int, int], tuple[Settings, object, ServerPool]] = {}
 
 
 def tool_name(server: str, tool: str) -> str:
@@ -42,16 +45,18 @@ def _settings() -> Settings:
 
 
 def _pool(settings: Settings) -> ServerPool:
-    entry = _POOLS.get(id(settings))
-    if entry is None or entry[0] is not settings or entry[1].closed:
+    registry = current_registry()
+    key = (id(settings), id(registry))
+    entry = _POOLS.get(key)
+    if entry is None or entry[0] is not settings or entry[1] is not registry or entry[2].closed:
         pool = ServerPool(
             dict(settings.mcp_servers),
             cache_dir=settings.cache_dir,
             timeout=float(settings.tool_execution_timeout),
         )
-        _POOLS[id(settings)] = (settings, pool)
+        _POOLS[key] = (settings, registry, pool)
         return pool
-    return entry[1]
+    return entry[2]
 
 
 def _make_tool(pool: ServerPool, server: str, item: dict[str, Any], timeout: float) -> Tool:
@@ -118,7 +123,9 @@ def victor_tools() -> list[Tool]:
 
 @hookimpl
 async def victor_tools_close(settings: Settings) -> None:
-    """Stop the server processes started for ``settings``."""
-    entry = _POOLS.pop(id(settings), None)
-    if entry is not None and entry[0] is settings:
-        await entry[1].aclose()
+    """Stop the server processes started for ``settings`` by the closing orchestrator's tools."""
+    registry = current_registry()
+    entry = _POOLS.get((id(settings), id(registry)))
+    if entry is not None and entry[0] is settings and entry[1] is registry:
+        del _POOLS[(id(settings), id(registry))]
+        await entry[2].aclose()
