@@ -427,24 +427,13 @@ class Responder:
             cache, key = self._key(
                 messages if key_messages is None else key_messages, keyed, use_cache
             )
-        if cache is not None:
-            hit = cache.get(key)
-            if isinstance(hit, dict):
-                try:
-                    cached = ModelReply.from_dict(hit)
-                except (KeyError, TypeError, ValueError):
-                    cached = None
-                if cached is not None:
-                    _log.info(
-                        "model_reply_cached",
-                        provider=self.settings.provider,
-                        tool_calls=len(cached.tool_calls),
-                    )
-                    if stream and cached.text:
-                        for chunk in replay_chunks(cached.text):
-                            yield chunk
-                    yield cached
-                    return
+        cached = self._cached_reply(cache, key)
+        if cached is not None:
+            if stream and cached.text:
+                for chunk in replay_chunks(cached.text):
+                    yield chunk
+            yield cached
+            return
         started = time.perf_counter()
         reply: ModelReply | None = None
         try:
@@ -468,6 +457,22 @@ class Responder:
         if cache is not None:
             cache.set(key, reply.to_dict())
         yield reply
+
+    def _cached_reply(self, cache: Any, key: Any) -> ModelReply | None:
+        """The reply cached under ``key`` (None: no cache, no entry or an unreadable one)."""
+        if cache is None:
+            return None
+        hit = cache.get(key)
+        if not isinstance(hit, dict):
+            return None
+        try:
+            cached = ModelReply.from_dict(hit)
+        except (KeyError, TypeError, ValueError):
+            return None
+        _log.info(
+            "model_reply_cached", provider=self.settings.provider, tool_calls=len(cached.tool_calls)
+        )
+        return cached
 
     def _measure(self, seconds: float, usage: Usage | None) -> None:
         registry = self._metrics
