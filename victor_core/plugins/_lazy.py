@@ -6,6 +6,10 @@ loads the family and then turns every caller of the family back into a plain
 ``HookCaller`` (see :mod:`victor_core.plugins._pluggy_private` for why the
 class is switched in place), so that once loaded a call costs what pluggy
 costs.
+
+A manager parses no hookspec of its own: the built-in families' hookspecs are
+parsed once per process (:func:`builtin_specs`) and each built-in hook's
+caller is built from them the first time ``pm.hook.NAME`` is looked up.
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ class LazyHookCaller(HookCaller):
 
 
 class LazyHookRelay(pluggy.HookRelay):  # type: ignore[misc]  # final for typing only
-    """``pm.hook``: resolves hooks of families declared by installed hookspec modules."""
+    """``pm.hook``: builds a built-in hook's caller on first access (:func:`materialize`)
+    and resolves hooks of families declared by installed hookspec modules."""
 
     # pluggy iterates ``__dict__`` as the set of hook callers: keep the manager out of it.
     __slots__ = ("_victor_manager",)

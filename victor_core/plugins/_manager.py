@@ -447,11 +447,8 @@ class PluginManager(pluggy.PluginManager):
             return
         self._by_value[value] = plugin
         added.append(value)
-        isolate_calls(
-            self.get_hookcallers(plugin) or [],
-            plugin,
-            functools.partial(call_failed, self, (family, name, value, plugin_name)),
-        )
+        report = functools.partial(call_failed, self, (family, name, value, plugin_name))
+        isolate_calls(self.get_hookcallers(plugin) or [], plugin, report)
         status.loaded = True
         status.error = None
         status.import_time_s = elapsed
