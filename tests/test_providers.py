@@ -262,3 +262,23 @@ def test_provider_closes_with_the_orchestrator(tmp_path: Path, server: ScriptedS
 
     assert asyncio.run(go()) == "QUIET PLEASE"
     assert shout.provider.closed is True
+
+
+def test_scripted_whole_answer_takes_as_long_as_its_stream() -> None:
+    """With ``chunk_delay``, a non-streamed answer is held for every chunk its stream would send."""
+    import json
+    import urllib.request
+
+    with ScriptedServer(lambda messages, tools: "one two three four", chunk_delay=0.05) as srv:
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        request = urllib.request.Request(
+            srv.base_url + "/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            doc = json.load(response)
+        arrived, answered = srv.timings[0]
+    assert doc["choices"][0]["message"]["content"] == "one two three four"
+    # Four words and the closing chunk: at least five chunk delays.
+    assert answered - arrived >= 5 * 0.05

@@ -44,6 +44,7 @@ from victor_core.exceptions import CacheError
 
 if TYPE_CHECKING:
     from victor_core.cache._level import LevelFactory
+    from victor_core.metrics._registry import MetricsRegistry
     from victor_core.settings import Settings
 
 #: Asks the backend plugins for the level factory of a backend name (the
@@ -110,8 +111,8 @@ class CacheManager:
         self,
         settings: Settings,
         *,
-        metrics: Any = None,
-        clock: Any = None,
+        metrics: MetricsRegistry | None = None,
+        clock: Callable[[], float] | None = None,
         find_backend: FindBackend | None = None,
     ) -> None:
         self.settings = settings

@@ -44,6 +44,8 @@ from victor_core.execution._clock import WorkerClock
 from victor_core.models import ToolResult, is_async_callable
 
 if TYPE_CHECKING:
+    import pluggy
+
     from victor_core.settings import Settings
 
 __all__ = [
@@ -429,7 +431,9 @@ def _bind(func: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Await
 # -- choosing a backend ---------------------------------------------------------------------
 
 
-def resolve_backend(name: str, settings: Settings, plugin_manager: Any) -> ExecutorBackend:
+def resolve_backend(
+    name: str, settings: Settings, plugin_manager: pluggy.PluginManager | None
+) -> ExecutorBackend:
     """The backend called ``name``: the local one, or the answer of ``victor_executor_backend``.
 
     Raises:
@@ -459,7 +463,7 @@ def resolve_backend(name: str, settings: Settings, plugin_manager: Any) -> Execu
     return answer
 
 
-def _advertised(plugin_manager: Any) -> list[str]:
+def _advertised(plugin_manager: pluggy.PluginManager | None) -> list[str]:
     """Backend names the installed ``backends`` plugins say they answer (best effort)."""
     names: list[str] = []
     if plugin_manager is None:

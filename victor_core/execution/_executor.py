@@ -45,6 +45,9 @@ from victor_core.models import Plan, PlanResult, PlanStep, Skill, Tool, ToolResu
 from victor_core.plugins._async import gather_results
 
 if TYPE_CHECKING:
+    import pluggy
+
+    from victor_core.metrics._registry import MetricsRegistry
     from victor_core.settings import Settings
 
 __all__ = ["StepRunner", "ToolExecutor"]
@@ -53,7 +56,7 @@ __all__ = ["StepRunner", "ToolExecutor"]
 class _Instruments:
     """The executor's metrics, created once on the registry it was given."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: MetricsRegistry) -> None:
         self.executions = registry.create_counter(
             "tool_executions_total", "Tool executions, successful or not"
         )
@@ -123,8 +126,8 @@ class ToolExecutor:
         settings: Settings,
         registry: ToolRegistry,
         *,
-        plugin_manager: Any = None,
-        metrics: Any = None,
+        plugin_manager: pluggy.PluginManager | None = None,
+        metrics: MetricsRegistry | None = None,
         backend: ExecutorBackend | None = None,
     ) -> None:
         self.settings = settings
@@ -311,9 +314,9 @@ class ToolExecutor:
         timeout = tool.timeout if tool.timeout is not None else self.settings.tool_execution_timeout
         result = await self.backend.run(ToolCall(tool.name, tool.func, params, timeout))
         if self._metrics is not None:
-            self._get_instruments().record(result)
+            self._get_instruments(self._metrics).record(result)
         if self.plugin_manager is not None:
-            await self._notify_many((result,), (params,))
+            await self._notify_many(self.plugin_manager, (result,), (params,))
         return result
 
     async def execute_plan(
@@ -474,29 +477,32 @@ class ToolExecutor:
             params.update(own)
         return tool, validate_params(tool, params)
 
-    def _get_instruments(self) -> _Instruments:
+    def _get_instruments(self, registry: MetricsRegistry) -> _Instruments:
         if self._instruments is None:
-            self._instruments = _Instruments(self._metrics)
+            self._instruments = _Instruments(registry)
         return self._instruments
 
     async def _finish_many(self, results: list[ToolResult], params: list[dict[str, Any]]) -> None:
         if self._metrics is not None:
-            self._get_instruments().record_many(results)
+            self._get_instruments(self._metrics).record_many(results)
         if self.plugin_manager is not None:
-            await self._notify_many(results, params)
+            await self._notify_many(self.plugin_manager, results, params)
 
     async def _notify_many(
-        self, results: Sequence[ToolResult], params: Sequence[dict[str, Any]]
+        self,
+        manager: pluggy.PluginManager,
+        results: Sequence[ToolResult],
+        params: Sequence[dict[str, Any]],
     ) -> None:
         """Dispatch ``victor_tool_result`` for each result, awaiting async observers together.
 
         The hook caller is looked up once; only implementations that return
         awaitables cost a task (pluggy calls the others in the loop below).
         """
-        caller = hook_dispatcher(self.plugin_manager, "victor_tool_result")
+        caller = hook_dispatcher(manager, "victor_tool_result")
         if caller is None:
             pairs = zip(results, params, strict=True)
-            await asyncio.gather(*(self._notify(r, p) for r, p in pairs))
+            await asyncio.gather(*(self._notify(manager, r, p) for r, p in pairs))
             return
         pending = []
         for result, kwargs in zip(results, params, strict=True):
@@ -510,9 +516,12 @@ class ToolExecutor:
         if pending:
             await asyncio.gather(*pending)
 
-    async def _notify(self, result: ToolResult, params: dict[str, Any]) -> None:
+    @staticmethod
+    async def _notify(
+        manager: pluggy.PluginManager, result: ToolResult, params: dict[str, Any]
+    ) -> None:
         try:
-            await call_hook(self.plugin_manager, "victor_tool_result", result=result, params=params)
+            await call_hook(manager, "victor_tool_result", result=result, params=params)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

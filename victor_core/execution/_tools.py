@@ -33,6 +33,8 @@ from victor_core.models import Tool, keyword_names
 from victor_core.plugins import flatten_results
 
 if TYPE_CHECKING:
+    import pluggy
+
     from victor_core.plugins import PluginManager
 
 __all__ = [
@@ -73,7 +75,7 @@ def registry_bound(registry: ToolRegistry | None) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
-async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
+async def call_hook(plugin_manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Any:
     """Dispatch ``hook_name`` and await every awaitable result, concurrently.
 
     With victor-core's plugin manager this is ``await plugin_manager.ahook.NAME(...)``,
@@ -104,7 +106,7 @@ async def call_hook(plugin_manager: Any, hook_name: str, **kwargs: Any) -> Any:
     return result
 
 
-def hook_dispatcher(plugin_manager: Any, hook_name: str) -> Any:
+def hook_dispatcher(plugin_manager: pluggy.PluginManager, hook_name: str) -> Any:
     """The plain caller of ``hook_name``, for dispatching it many times in a row; or None.
 
     With victor-core's plugin manager: the hook's family is loaded (as

@@ -14,6 +14,7 @@ from victor_core.memory._semantic import Fact, SemanticMemory
 if TYPE_CHECKING:
     from victor_core.memory._backend import MemoryBackend
     from victor_core.memory._consolidation import FactEmbedder
+    from victor_core.plugins import PluginManager
     from victor_core.settings import Settings
 
 
@@ -37,7 +38,7 @@ class MemoryManager:
 
     def __init__(
         self,
-        plugin_manager: Any,
+        plugin_manager: PluginManager | None,
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
@@ -88,9 +89,11 @@ class MemoryManager:
             self._backend_lock = asyncio.Lock()
         async with self._backend_lock:
             if self._backend is None:
-                backend = await self.plugin_manager.ahook.victor_memory_backend(
-                    settings=self.settings
-                )
+                backend = None
+                if self.plugin_manager is not None:
+                    backend = await self.plugin_manager.ahook.victor_memory_backend(
+                        settings=self.settings
+                    )
                 if backend is None:
                     raise MemoryStoreError(
                         "no memory backend: no plugin of the memory family returned one from "
@@ -110,12 +113,12 @@ class MemoryManager:
         self._episodes = count
         if self.plugin_manager is not None:
             for episode in stored:
-                await self._notify(episode)
+                await self._notify(self.plugin_manager, episode)
         return stored
 
-    async def _notify(self, episode: Episode) -> None:
+    async def _notify(self, manager: PluginManager, episode: Episode) -> None:
         try:
-            await self.plugin_manager.ahook.victor_episode_stored(episode=episode)
+            await manager.ahook.victor_episode_stored(episode=episode)
         except Exception as exc:
             # The episode is stored; an observer's failure must not undo or fail that.
             self._counters["observer_errors"] += 1

@@ -34,6 +34,9 @@ from victor_core.plugins._manager import flatten_results
 from victor_core.providers._types import ModelReply, ToolCallingProvider, Usage
 
 if TYPE_CHECKING:
+    import pluggy
+
+    from victor_core.cache import TieredCache
     from victor_core.metrics._registry import MetricsRegistry
     from victor_core.settings import Settings
 
@@ -219,7 +222,7 @@ class ProviderConfig:
         )
 
 
-async def find_provider(plugin_manager: Any, settings: Settings) -> Provider:
+async def find_provider(plugin_manager: pluggy.PluginManager, settings: Settings) -> Provider:
     """The provider that ``settings.provider`` names, from the providers family.
 
     Each ``victor_providers()`` result item is a :class:`Provider` (matched by
@@ -322,7 +325,7 @@ class Responder:
     def __init__(
         self,
         settings: Settings,
-        plugin_manager: Any,
+        plugin_manager: pluggy.PluginManager,
         *,
         response_cache: Callable[[], Any] | None = None,
         offline: OfflineResponder | None = None,
@@ -458,7 +461,7 @@ class Responder:
             cache.set(key, reply.to_dict())
         yield reply
 
-    def _cached_reply(self, cache: Any, key: Any) -> ModelReply | None:
+    def _cached_reply(self, cache: TieredCache | None, key: Any) -> ModelReply | None:
         """The reply cached under ``key`` (None: no cache, no entry or an unreadable one)."""
         if cache is None:
             return None

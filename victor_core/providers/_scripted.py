@@ -324,6 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": reply.usage.to_dict(),
         }
         payload = json.dumps(doc).encode()
+        owner = self.server.owner
+        if owner.chunk_delay:
+            # A model takes as long to write a whole answer as to stream it.
+            time.sleep(owner.chunk_delay * len(_stream_events(reply, model, owner.argument_piece)))
         if fault is not None and (fault.cut_after is not None or fault.malformed):
             # Promise the whole body, send half of it, and hang up.
             self.send_response(200)
@@ -415,7 +419,8 @@ class ScriptedServer:
     Args:
         model: the model, or its replies (a list or a function).
         delay: seconds before every answer (a model's think time).
-        chunk_delay: seconds between streamed events.
+        chunk_delay: seconds between streamed events; a whole (non-streamed)
+            answer waits as long as its stream would have taken.
         argument_piece: characters of tool-call arguments per streamed event.
 
     Use it as a context manager (``with ScriptedServer([...]) as server:``)

@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Any
 from victor_core import _log
 from victor_core.exceptions import ArgumentTypeError, SettingsError
 from victor_core.models import Persona, Tool
-from victor_core.selection._embedding import HashingEmbedder
+from victor_core.selection._embedding import Embedder, HashingEmbedder
 from victor_core.selection._rankings import RLRanking, task_type_of
 
 if TYPE_CHECKING:
+    from victor_core.cache._manager import CacheManager
     from victor_core.execution._tools import ToolRegistry
     from victor_core.plugins import PluginManager
     from victor_core.settings import Settings
@@ -93,9 +94,9 @@ class ToolSelector:
         registry: ToolRegistry,
         *,
         settings: Settings,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         plugin_manager: PluginManager | None = None,
-        cache_manager: Any = None,
+        cache_manager: CacheManager | None = None,
         data_dir: Path | str | bool | None = None,
     ) -> None:
         self.registry = registry
