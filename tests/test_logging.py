@@ -101,3 +101,65 @@ def test_cli_logs_go_to_stderr_as_json_when_piped() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout == ""
     assert json.loads(proc.stderr)["event"] == "piped"
+
+
+_HOOKED = """
+import json, sys
+from victor_core import _log
+from victor_core.cli._logging import configure_logging
+
+_log.configure_on_first_use(lambda: configure_logging("json"))
+assert "structlog" not in sys.modules, "structlog imported before anyone used it"
+{body}
+"""
+
+
+def _run_hooked(body: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _HOOKED.format(body=body)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_a_plugin_importing_structlog_gets_the_cli_configuration() -> None:
+    # A plugin logs through structlog directly: its line goes to stderr as
+    # JSON, never to stdout (where --json output goes), and the module keeps
+    # its real loader.
+    proc = _run_hooked(
+        "import structlog\n"
+        "structlog.get_logger('plugin').warning('from_plugin', n=2)\n"
+        "print(type(structlog.__loader__).__name__, type(structlog.__spec__.loader).__name__)\n"
+        "print(any(type(f).__name__ == '_ConfigureOnImport' for f in sys.meta_path))\n"
+    )
+    assert proc.stdout.split() == ["SourceFileLoader", "SourceFileLoader", "False"]
+    assert json.loads(proc.stderr)["event"] == "from_plugin"
+
+
+def test_the_library_logger_configures_on_first_use() -> None:
+    proc = _run_hooked("_log.get_logger().warning('from_library')\n")
+    assert proc.stdout == ""
+    assert json.loads(proc.stderr)["event"] == "from_library"
+
+
+def test_cancelling_the_configuration_leaves_structlog_alone() -> None:
+    proc = _run_hooked(
+        "_log.configure_on_first_use(None)\nimport structlog\nprint(structlog.is_configured())\n"
+    )
+    assert proc.stdout.strip() == "False"
+
+
+def test_structlog_imported_already_is_configured_at_once() -> None:
+    code = (
+        "import structlog\n"
+        "from victor_core import _log\n"
+        "from victor_core.cli._logging import configure_logging\n"
+        "_log.configure_on_first_use(lambda: configure_logging('json'))\n"
+        "print(structlog.is_configured())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "True"

@@ -300,7 +300,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _print_usage_and_exit()
     from victor_core.cli._common import error, setup_output
 
-    setup_output(args, eager=bool(getattr(args, "loads_plugins", False)))
+    setup_output(args)
     try:
         code: Any = args.func(args)
     except KeyboardInterrupt:

@@ -62,13 +62,12 @@ def style(text: str, *names: str, stream: Any = None) -> str:
     return f"\033[{codes}m{text}\033[0m"
 
 
-def setup_output(args: argparse.Namespace, *, eager: bool = False) -> None:
+def setup_output(args: argparse.Namespace) -> None:
     """Fix this run's stderr format, verbosity and colours from the global options.
 
-    structlog is configured the first time the library asks for a logger (or
-    now, with ``eager``, for commands that import plugins, which may log
-    through structlog directly), so that a command that logs nothing never
-    imports it.
+    structlog is configured the moment it is first imported (by the library
+    asking for a logger, or by a plugin that logs through structlog directly),
+    so that a command that logs nothing never imports it.
     """
     from victor_core import _log
 
@@ -86,11 +85,7 @@ def setup_output(args: argparse.Namespace, *, eager: bool = False) -> None:
 
         configure_logging(fmt=fmt, verbosity=verbosity, colors=color_enabled(sys.stderr))
 
-    if eager:
-        configure()
-        _log.configure_on_first_use(None)
-    else:
-        _log.configure_on_first_use(configure)
+    _log.configure_on_first_use(configure)
 
 
 def _record(level: str, event: str, **fields: Any) -> None:

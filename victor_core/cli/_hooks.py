@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
-    parser.set_defaults(func=_hooks, loads_plugins=True)
+    parser.set_defaults(func=_hooks)
 
 
 def collect(manager: Any) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
         "name", metavar="NAME", help="entry-point name, as `victor plugins list` shows"
     )
     show.add_argument("--json", action="store_true", help="print JSON only")
-    show.set_defaults(func=_show, loads_plugins=True)
+    show.set_defaults(func=_show)
     parser.set_defaults(func=_list, json=False, load=False)
 
 

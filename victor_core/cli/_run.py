@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
     )
     # Providers and tools may log through structlog directly: configure it
     # before they load, or its default would print their logs on stdout.
-    parser.set_defaults(func=_run, loads_plugins=True)
+    parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -24,8 +24,6 @@ others still run.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import threading
 import time
@@ -109,6 +107,9 @@ class _Libc:
         if not cls.looked_up:
             cls.looked_up = True
             try:
+                import ctypes  # ~10 ms with ctypes.util: paid on the first shed only
+                import ctypes.util
+
                 name = ctypes.util.find_library("c")
                 libc = ctypes.CDLL(name) if name else None
                 cls.trim = getattr(libc, "malloc_trim", None)

@@ -8,18 +8,25 @@ catalogue (starting a server only when it has none cached, just to list it);
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
 from victor_core import Settings, Tool, hookimpl
 from victor_core.execution import current_registry
 from victor_core.settings import active_settings
 
-from victor_mcp._pool import ServerPool
+if TYPE_CHECKING:
+    from victor_mcp._pool import ServerPool
 
 __all__ = ["tool_name", "victor_tools", "victor_tools_close"]
 
-_log = structlog.get_logger("victor_mcp")
+
+def _warn(event: str, **fields: Any) -> None:
+    # structlog is imported on the first warning: loading this plugin with
+    # the tools family must stay cheap when every server answers.
+    import structlog
+
+    structlog.get_logger("victor_mcp").warning(event, **fields)
+
 
 # The pool of each (settings, tool registry) pair that listed tools, by
 # identity: Settings compare by value, and two orchestrators sharing one
@@ -49,6 +56,8 @@ def _pool(settings: Settings) -> ServerPool:
     key = (id(settings), id(registry))
     entry = _POOLS.get(key)
     if entry is None or entry[0] is not settings or entry[1] is not registry or entry[2].closed:
+        from victor_mcp._pool import ServerPool
+
         pool = ServerPool(
             dict(settings.mcp_servers),
             cache_dir=settings.cache_dir,
@@ -102,7 +111,7 @@ def victor_tools() -> list[Tool]:
     timeout = float(settings.tool_execution_timeout)
     for server, listing in zip(names, listings, strict=True):
         if isinstance(listing, BaseException):
-            _log.warning(
+            _warn(
                 "mcp_server_unavailable",
                 server=server,
                 error=str(listing) or type(listing).__name__,
@@ -112,9 +121,7 @@ def victor_tools() -> list[Tool]:
         for item in listing:
             tool = _make_tool(pool, server, item, timeout)
             if tool.name in seen:
-                _log.warning(
-                    "mcp_tool_name_clash", server=server, tool=item["name"], name=tool.name
-                )
+                _warn("mcp_tool_name_clash", server=server, tool=item["name"], name=tool.name)
                 continue
             seen.add(tool.name)
             tools.append(tool)

@@ -1,5 +1,9 @@
 """The OpenAI-compatible provider: pooled httpx client, retries, deadlines, SSE streaming.
 
+Plain-HTTP servers (``http://``, no proxy in the environment) are reached through
+:class:`~victor_openai_provider._transport.PlainHttpTransport`, others through
+httpx's default transport.
+
 It speaks chat completions: ``tools`` offered, ``tool_calls`` answered (whole,
 or as streamed deltas assembled across chunks), usage and finish reason read.
 
@@ -22,7 +26,6 @@ import asyncio
 import email.utils
 import json
 import os
-import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -116,9 +119,11 @@ class OpenAICompatibleProvider:
             headers = {"Accept": "application/json"}
             if cfg.api_key:
                 headers["Authorization"] = f"Bearer {cfg.api_key}"
-            extra: dict[str, Any] = {}
-            if self._transport is None and _plain_http(cfg.base_url):
-                extra["verify"] = _no_tls()
+            transport = self._transport
+            if transport is None and _plain_http(cfg.base_url):
+                from victor_openai_provider._transport import PlainHttpTransport
+
+                transport = PlainHttpTransport(max_keepalive=cfg.pool_size)
             self._client = httpx.AsyncClient(
                 base_url=cfg.base_url + "/",
                 headers=headers,
@@ -127,8 +132,7 @@ class OpenAICompatibleProvider:
                     max_connections=cfg.pool_size + cfg.pool_max_overflow,
                     max_keepalive_connections=cfg.pool_size,
                 ),
-                transport=self._transport,
-                **extra,
+                transport=transport,
             )
             self._semaphore = asyncio.Semaphore(cfg.concurrent_requests)
             self._loop = loop
@@ -511,16 +515,6 @@ def _plain_http(base_url: str) -> bool:
         return False
     proxies = ("http_proxy", "https_proxy", "all_proxy")
     return not any(key.lower() in proxies and value for key, value in os.environ.items())
-
-
-def _no_tls() -> ssl.SSLContext:
-    """A TLS context that trusts no certificate, for a client that only speaks plain HTTP.
-
-    Building httpx's default context loads the whole CA bundle, which took longer
-    than a local model's first answer; with no trust store any TLS use fails
-    verification (never passes unverified).
-    """
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _retry_after(value: str | None) -> float | None:

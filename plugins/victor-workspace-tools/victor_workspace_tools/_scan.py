@@ -15,13 +15,14 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from victor_core.cache import TieredCache
     from victor_core.settings import Settings
 
@@ -371,7 +372,8 @@ def _pool(workers: int) -> Iterator[Executor]:
     which is what makes forking a process with threads safe here (Python 3.12
     warns about forking such processes in general).
     """
-    import multiprocessing
+    import multiprocessing  # with the process pool, ~8 ms: imported when a scan needs it
+    from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     context = multiprocessing.get_context(method)
