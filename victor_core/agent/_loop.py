@@ -8,6 +8,8 @@
   ``assistant``, or a built-in one when no plugin offers it);
 - **recall**: related episodes and facts from memory (never fatal);
 - **selection**: the tools best suited to the goal, weighted by the persona (cached);
+  skipped when a tool-calling model is offered every installed tool and skill
+  anyway (they all fit in ``tool_selection_max_tools``);
 - **planning**: ``victor_plan(goal, context)``, a DAG over the selected tools and
   the skills; a plan of the best tools needing no parameters when no planner answers;
 - **execution**: the plan's dependency waves, independent steps in parallel; a
@@ -213,10 +215,12 @@ class AgentLoop:
         goal = turn.goal
         memories = await _bookkeeping.recall(self.services, goal, turn.errors)
         turn.lap("recall")
-        tools = await self.services.selector().aselect_tools(
-            goal, context={"persona": chosen}, max_tools=max_tools
-        )
         skills = await self.services.skills().get_skills()
+        tools = await self._everything_offered(skills, max_tools)
+        if tools is None:
+            tools = await self.services.selector().aselect_tools(
+                goal, context={"persona": chosen}, max_tools=max_tools
+            )
         turn.lap("selection")
         driven, outcome = await self._model_turn(
             turn,
@@ -242,6 +246,28 @@ class AgentLoop:
                 use_provider=not driven and turn.status == "completed",
             )
         return await self._finish(turn, chosen, done, memories=len(memories))
+
+    async def _everything_offered(
+        self, skills: Mapping[str, Skill], max_tools: int | None
+    ) -> list[Tool] | None:
+        """Every installed tool, when a tool-calling model will be offered all tools and skills.
+
+        Selection narrows what the model is offered to ``tool_selection_max_tools``;
+        when every tool and skill fits, there is nothing to narrow and the
+        ranking (with its cache lookups) is skipped. None: select as usual.
+        """
+        try:
+            if await self.responder.tool_calling() is None:
+                return None
+        except ProviderError:
+            return None  # the model turn reports it
+        registry = self.services.tools()
+        await registry.ensure_loaded()
+        installed = registry.tools()
+        limit = int(max_tools or self.settings.tool_selection_max_tools)
+        if len(installed) + len(skills) > limit:
+            return None
+        return list(installed)
 
     async def _model_turn(
         self,

@@ -240,3 +240,43 @@ def test_headers_and_body_reach_the_server() -> None:
     assert request.startswith(b"POST /v1/chat?x=1 HTTP/1.1\r\n")
     assert b"authorization: Bearer k" in request.lower().replace(b"bearer", b"Bearer")
     assert request.endswith(b'{"a":1}') or request.endswith(b'{"a": 1}')
+
+
+def test_a_stream_left_at_its_done_line_keeps_its_connection() -> None:
+    with ScriptedServer(["a b", "c d"]) as server:
+
+        async def main() -> None:
+            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+            async with _client() as client:
+                url = server.base_url + "/chat/completions"
+                for _ in range(2):
+                    async with client.stream("POST", url, json=body) as response:
+                        async for line in response.aiter_lines():
+                            if line == "data: [DONE]":
+                                break  # the body's terminator is still to come
+
+        asyncio.run(main())
+        assert server.connections == 1
+
+
+def test_a_body_abandoned_midway_drops_its_connection_quickly() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await asyncio.sleep(5)  # the rest never comes
+
+    async def test(url: str) -> float:
+        transport = PlainHttpTransport()
+        async with httpx.AsyncClient(transport=transport) as client:
+            async with client.stream("GET", url + "/") as response:
+                async for chunk in response.aiter_raw():
+                    assert chunk == b"first"
+                    break
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+            closed = loop.time() - start
+            assert "idle=0" in repr(transport)
+            return closed
+
+    assert asyncio.run(_with_server(handler, test)) < 1.0

@@ -10,6 +10,8 @@ the default transport (the provider uses this one only for ``http://`` URLs
 with no proxy in the environment).
 
 - Connections are kept alive and reused, at most ``max_keepalive`` idle at once;
+  a body closed before its end is read on for up to 50 ms and 64 KiB (the
+  rest of an SSE stream after ``[DONE]``), else its connection is dropped;
   a connection the server closed while idle is dropped before reuse, and a
   request whose reused connection turns out dead before any byte of the
   answer arrived is sent once more on a new connection.
@@ -34,6 +36,9 @@ __all__ = ["PlainHttpTransport"]
 T = TypeVar("T")
 
 _READ_SIZE = 65536
+#: What closing an unfinished body waits for the rest of it, at most.
+_DRAIN_SECONDS = 0.05
+_DRAIN_BYTES = 65536
 
 
 async def _within(awaitable: Awaitable[T], seconds: float | None, error: type[Exception]) -> T:
@@ -114,8 +119,33 @@ class _Body(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            self._transport._release(self._key, conn, reusable=self._complete)
+        if conn is None:
+            return
+        if not self._complete:
+            # A reader that stops at the end of what it wanted (an SSE stream's
+            # [DONE]) leaves the body's last bytes, usually already on their
+            # way: take them, briefly, so the connection can be kept.
+            try:
+                self._complete = await _within(_drain(conn), _DRAIN_SECONDS, TimeoutError)
+            except (TimeoutError, httpx.HTTPError):
+                self._complete = False
+            except BaseException:
+                conn.close()
+                raise
+        self._transport._release(self._key, conn, reusable=self._complete)
+
+
+async def _drain(conn: _Connection) -> bool:
+    """Read the rest of an answer of at most ``_DRAIN_BYTES``: whether it ended."""
+    left = _DRAIN_BYTES
+    while left > 0:
+        event = await conn.next_event(None)
+        if isinstance(event, h11.EndOfMessage):
+            return True
+        if not isinstance(event, h11.Data):
+            return False
+        left -= len(event.data)
+    return False
 
 
 class PlainHttpTransport(httpx.AsyncBaseTransport):
