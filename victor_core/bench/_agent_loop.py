@@ -12,7 +12,8 @@ settings, found by entry point), and each installed peer in its own child:
   time the server spent answering (the framework's own cost);
 * **parallel tools**: a turn of 8 x 100 ms tools over a turn of one;
 * **first token**: from the start of a streamed run to its first text;
-* **start-up**: from spawning a fresh ``victor run`` (or the peer's script) to
+* **start-up**: from spawning a fresh ``victor run`` (the installed script, run
+  by this interpreter; or the peer's script) to
   the server receiving its first model request (bytecode caches as usual:
   ``PYTHONDONTWRITEBYTECODE`` is unset);
 * **RSS**: the child's peak resident memory after one run (MB; ``VmHWM`` on
@@ -522,17 +523,20 @@ def _victor(
             "VICTOR_RESPONSE_CACHE_ENABLED": "false",
         }
     )
-    starts = [
-        _startup(
-            server,
-            [sys.executable, "-m", "victor_core", "run", "answer start-up", "--json"],
-            env,
-            "victor run",
-        )
-        for _ in range(3)
-    ]
+    argv = [*_victor_command(), "run", "answer start-up", "--json"]
+    starts = [_startup(server, argv, env, "victor run") for _ in range(3)]
     figures["startup_ms"] = statistics.median(starts)
     return figures
+
+
+def _victor_command() -> list[str]:
+    """The ``victor`` script installed beside this interpreter (what a user runs), else ``-m``."""
+    bindir = Path(sys.executable).parent
+    for name in ("victor", "victor.exe"):
+        script = bindir / name
+        if script.is_file():
+            return [str(script)] if name.endswith(".exe") else [sys.executable, str(script)]
+    return [sys.executable, "-m", "victor_core"]
 
 
 def _peer(server: ScriptedServer, name: str, runs: int, progress: Callable[[str], None]) -> Any:

@@ -23,7 +23,6 @@ Faults and what they become (always :class:`~victor_core.exceptions.ProviderErro
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import time
@@ -527,6 +526,8 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # an HTTP date is rare: seconds are the usual Retry-After
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
