@@ -311,3 +311,56 @@ def test_an_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(MemoryStoreError, match="cannot create the memory directory"):
         _run(SqliteMemoryBackend(blocker / "data" / DB_FILENAME), body)
+
+
+def test_reads_run_on_the_callers_thread_and_writes_on_the_worker(tmp_path: Path) -> None:
+    import threading
+
+    backend = SqliteMemoryBackend(tmp_path / "m.sqlite3")
+    threads: list[tuple[str, bool]] = []
+    guarded = backend._guarded
+
+    def spy(func: Any, conn: Any) -> Any:
+        threads.append((getattr(func, "__name__", "?"), threading.current_thread() is main))
+        return guarded(func, conn)
+
+    backend._guarded = spy  # type: ignore[method-assign]
+    main = threading.current_thread()
+
+    async def body(b: SqliteMemoryBackend) -> Any:
+        await b.add_episodes([_episode("alpha beta")], max_episodes=10)
+        threads.clear()
+        found = await b.search_episodes("alpha", 3)
+        count = await b.count_episodes()
+        await b.add_episodes([_episode("gamma")], max_episodes=10)
+        return [e.goal for e in found], count
+
+    assert _run(backend, body) == (["alpha beta"], 1)
+    on_caller = [on for _name, on in threads]
+    assert on_caller == [True, True, False]  # two reads here, the write on the worker
+
+
+def test_a_read_waits_behind_a_busy_connection_on_the_worker(tmp_path: Path) -> None:
+    import threading
+
+    backend = SqliteMemoryBackend(tmp_path / "m.sqlite3")
+
+    async def body(b: SqliteMemoryBackend) -> int:
+        await b.add_episodes([_episode("one"), _episode("two")], max_episodes=10)
+        b._db_lock.acquire()  # another statement holds the connection
+        threading.Timer(0.2, b._db_lock.release).start()
+        return await b.count_episodes()  # queued on the worker, not a second user of conn
+
+    assert _run(backend, body) == 2
+
+
+def test_a_read_after_close_is_refused(tmp_path: Path) -> None:
+    backend = SqliteMemoryBackend(tmp_path / "m.sqlite3")
+
+    async def main() -> None:
+        await backend.add_episodes([_episode("one")], max_episodes=10)
+        await backend.aclose()
+        await backend.count_episodes()
+
+    with pytest.raises(MemoryStoreError, match="closed"):
+        asyncio.run(main())

@@ -337,6 +337,7 @@ class Responder:
         self._offline = offline
         self._metrics = metrics
         self._provider: Provider | None = None
+        self._tool_calling: tuple[Provider, ToolCallingProvider | None] | None = None
 
     async def provider(self) -> Provider:
         """The provider ``settings.provider`` names, found and built on first use.
@@ -357,7 +358,12 @@ class Responder:
         if not self.settings.provider:
             return None
         provider = await self.provider()
-        return provider if isinstance(provider, ToolCallingProvider) else None
+        checked = self._tool_calling
+        if checked is None or checked[0] is not provider:
+            # A runtime-checkable Protocol's isinstance walks its members: once per provider.
+            driver = provider if isinstance(provider, ToolCallingProvider) else None
+            checked = self._tool_calling = (provider, driver)
+        return checked[1]
 
     async def reply(
         self,
