@@ -103,8 +103,16 @@ if {dispatch}:
     dispatch = time.perf_counter() - t2
 import resource, sys
 plugins = sum(1 for m in sys.modules if m.startswith("victor_bench_plugin_"))
-print((t1 - t0, t2 - t1, dispatch, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-       plugins, len(sys.modules)))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    # VmHWM: this process's own peak (KiB). On Linux ru_maxrss also keeps the
+    # peak of the parent the child was forked from: a big bench process made
+    # small children look big.
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration, ValueError):
+    pass
+print((t1 - t0, t2 - t1, dispatch, peak, plugins, len(sys.modules)))
 """
 
 _DISCOVER = """
