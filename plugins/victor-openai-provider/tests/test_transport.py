@@ -280,3 +280,22 @@ def test_a_body_abandoned_midway_drops_its_connection_quickly() -> None:
             return closed
 
     assert asyncio.run(_with_server(handler, test)) < 1.0
+
+
+def test_an_answer_ended_by_closing_the_connection_is_read_whole() -> None:
+    # HTTP/1.0 style: no Content-Length, the body ends when the server hangs up.
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
+        await writer.drain()
+        writer.close()
+
+    async def test(url: str) -> tuple[str, str]:
+        transport = PlainHttpTransport()
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.get(url + "/")
+            return response.text, repr(transport)
+
+    text, state = asyncio.run(_with_server(handler, test))
+    assert text == "all of it"
+    assert "idle=0" in state  # a connection the server closed is not kept
