@@ -146,25 +146,17 @@ def test_a_reused_connection_dead_before_any_answer_is_sent_again() -> None:
     assert len(seen) == 2
 
 
-def test_an_answer_cut_short_is_a_protocol_error() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", id="cut-short"),
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="malformed"),
+    ],
+)
+def test_a_broken_answer_is_a_protocol_error(answer: bytes) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-        await writer.drain()
-        writer.close()
-
-    async def test(url: str) -> None:
-        async with _client() as client:
-            await client.get(url + "/")
-
-    with pytest.raises(httpx.RemoteProtocolError):
-        asyncio.run(_with_server(handler, test))
-
-
-def test_a_malformed_answer_is_a_protocol_error() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        writer.write(answer)
         await writer.drain()
         writer.close()
 
