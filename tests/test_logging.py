@@ -114,14 +114,14 @@ assert "structlog" not in sys.modules, "structlog imported before anyone used it
 """
 
 
-def _run_hooked(body: str) -> subprocess.CompletedProcess[str]:
+def _python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _HOOKED.format(body=body)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
+
+
+def _run_hooked(body: str) -> subprocess.CompletedProcess[str]:
+    return _python(_HOOKED.format(body=body))
 
 
 def test_a_plugin_importing_structlog_gets_the_cli_configuration() -> None:
@@ -159,7 +159,4 @@ def test_structlog_imported_already_is_configured_at_once() -> None:
         "_log.configure_on_first_use(lambda: configure_logging('json'))\n"
         "print(structlog.is_configured())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert out.strip() == "True"
+    assert _python(code).stdout.strip() == "True"

@@ -24,7 +24,6 @@ with no proxy in the environment).
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -36,6 +35,8 @@ __all__ = ["PlainHttpTransport"]
 T = TypeVar("T")
 
 _READ_SIZE = 65536
+#: ``asyncio.timeout`` (Python 3.11+) runs in the calling task; ``wait_for`` makes a task.
+_TIMEOUT: Any = getattr(asyncio, "timeout", None)
 #: What closing an unfinished body waits for the rest of it, at most.
 _DRAIN_SECONDS = 0.05
 _DRAIN_BYTES = 65536
@@ -46,8 +47,8 @@ async def _within(awaitable: Awaitable[T], seconds: float | None, error: type[Ex
     if seconds is None:
         return await awaitable
     try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(seconds):
+        if _TIMEOUT is not None:
+            async with _TIMEOUT(seconds):
                 return await awaitable
         return await asyncio.wait_for(awaitable, seconds)
     except asyncio.TimeoutError:
