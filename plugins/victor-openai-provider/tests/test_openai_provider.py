@@ -50,6 +50,23 @@ def _echo_then(*faults: Any) -> Any:
     return script
 
 
+#: The httpx transport the provider is given (None: it picks its own client).
+_TRANSPORT: list[Any] = [None]
+
+
+@pytest.fixture(autouse=True, params=["plain-http-client", "httpx-client"])
+def http_client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs on both HTTP clients: the plain one (``http://``) and httpx."""
+    if request.param == "httpx-client":
+        import httpx
+
+        _TRANSPORT[0] = httpx.AsyncHTTPTransport()
+    try:
+        yield str(request.param)
+    finally:
+        _TRANSPORT[0] = None
+
+
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer(echo) as srv:
@@ -65,7 +82,9 @@ def _provider(server: ScriptedServer, **config: Any) -> OpenAICompatibleProvider
         "max_retries": 2,
         **config,
     }
-    return OpenAICompatibleProvider(ProviderConfig(**values), backoff_base=0.001)
+    return OpenAICompatibleProvider(
+        ProviderConfig(**values), transport=_TRANSPORT[0], backoff_base=0.001
+    )
 
 
 def _run(coro: Any) -> Any:
@@ -243,6 +262,15 @@ def test_client_errors_are_not_retried() -> None:
     assert info.value.status == 400
 
 
+@pytest.mark.parametrize("value", [float("nan"), object()], ids=["nan", "object"])
+def test_a_request_that_is_not_json_is_refused_before_sending(
+    server: ScriptedServer, value: Any
+) -> None:
+    with pytest.raises(ProviderError, match="cannot send the request as JSON"):
+        _run(_complete(_provider(server), temperature=value))
+    assert server.bodies == []
+
+
 def test_slow_server_times_out() -> None:
     with ScriptedServer(echo, delay=1.0) as srv:
         provider = _provider(srv, timeout=0.1, max_retries=0)
@@ -273,7 +301,7 @@ def test_unreachable_server() -> None:
     config = ProviderConfig(
         name="ollama", base_url="http://127.0.0.1:9/v1", model="m", timeout=1, max_retries=1
     )
-    provider = OpenAICompatibleProvider(config, backoff_base=0.001)
+    provider = OpenAICompatibleProvider(config, transport=_TRANSPORT[0], backoff_base=0.001)
     with pytest.raises(ProviderError, match=r"cannot reach http://127\.0\.0\.1:9/v1"):
         _run(_complete(provider))
 

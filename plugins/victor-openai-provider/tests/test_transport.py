@@ -1,17 +1,23 @@
-"""PlainHttpTransport: HTTP/1.1 on asyncio streams, behind an httpx client."""
+"""PlainHttpClient: HTTP/1.1 on asyncio streams, without httpx."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import os
+import re
 import socket
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
 from victor_core.testing import ScriptedServer
 
-from victor_openai_provider._transport import PlainHttpTransport
+from victor_openai_provider._http import ConnectFailed, HttpError, TimedOut
+from victor_openai_provider._transport import PlainHttpClient
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -59,43 +65,84 @@ async def _with_server(handler: Handler, test: Callable[[str], Awaitable[Any]]) 
         await server.wait_closed()
 
 
-def _client(**options: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=PlainHttpTransport(), **options)
+CHAT = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+STREAM = json.dumps(
+    {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+).encode()
+
+
+def _client(url: str, **options: Any) -> PlainHttpClient:
+    return PlainHttpClient(url, **options)
 
 
 def test_answers_and_reuses_one_connection() -> None:
     with ScriptedServer(["one", "two", "three"]) as server:
 
         async def main() -> list[str]:
-            async with _client() as client:
+            client = _client(server.base_url)
+            try:
                 texts = []
                 for _ in range(3):
-                    response = await client.post(
-                        server.base_url + "/chat/completions",
-                        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-                    )
-                    assert response.status_code == 200
-                    assert response.http_version == "HTTP/1.1"
-                    texts.append(response.json()["choices"][0]["message"]["content"])
+                    answer = await client.send("chat/completions", CHAT)
+                    assert answer.status == 200
+                    assert "json" in answer.headers["content-type"]
+                    texts.append(answer.json()["choices"][0]["message"]["content"])
                 return texts
+            finally:
+                await client.aclose()
 
         assert asyncio.run(main()) == ["one", "two", "three"]
         assert server.connections == 1
 
 
-def test_a_streamed_body_arrives_in_pieces() -> None:
+def test_a_streamed_body_arrives_as_lines() -> None:
     with ScriptedServer(["a b c d"]) as server:
 
         async def main() -> list[str]:
-            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-            async with _client() as client:
-                url = server.base_url + "/chat/completions"
-                async with client.stream("POST", url, json=body) as response:
-                    return [line async for line in response.aiter_lines() if line]
+            client = _client(server.base_url)
+            answer = await client.send("/chat/completions", STREAM, stream=True)
+            try:
+                return [line async for line in answer.lines() if line]
+            finally:
+                await answer.aclose()
+                await client.aclose()
 
         lines = asyncio.run(main())
         assert lines[-1] == "data: [DONE]"
         assert len(lines) >= 5
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param([b"a\r\nb\n\nc\rd"], id="every-line-end"),
+        pytest.param([b"a\r", b"\nb\n", b"\n", b"c\r", b"d"], id="crlf-split-across-chunks"),
+        pytest.param([b"\xc3", b"\xa9t\xc3\xa9\nb\n\nc\nd"], id="utf8-split-across-chunks"),
+    ],
+)
+def test_lines_end_at_crlf_lf_or_cr(pieces: list[bytes]) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for piece in pieces:
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async def test(url: str) -> list[str]:
+        client = _client(url)
+        answer = await client.send("/", b"{}", stream=True)
+        try:
+            return [line async for line in answer.lines()]
+        finally:
+            await answer.aclose()
+            await client.aclose()
+
+    lines = asyncio.run(_with_server(handler, test))
+    first = "\u00e9t\u00e9" if b"\xc3" in pieces[0] else "a"
+    assert lines == [first, "b", "", "c", "d"]
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
@@ -110,11 +157,12 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
         writer.close()
 
     async def test(url: str) -> list[str]:
-        async with _client() as client:
-            first = await client.get(url + "/a")
-            await asyncio.sleep(0.05)  # the close reaches the client's idle connection
-            second = await client.get(url + "/b")
-            return [first.text, second.text]
+        client = _client(url)
+        first = await client.send("/a", b"{}")
+        await asyncio.sleep(0.05)  # the close reaches the client's idle connection
+        second = await client.send("/b", b"{}")
+        await client.aclose()
+        return [first.text, second.text]
 
     assert asyncio.run(_with_server(handler, test)) == ["hello", "hello"]
     assert len(connections) == 2
@@ -136,24 +184,38 @@ def test_a_reused_connection_dead_before_any_answer_is_sent_again() -> None:
         writer.close()
 
     async def test(url: str) -> list[str]:
-        transport = PlainHttpTransport()
-        async with httpx.AsyncClient(transport=transport) as client:
-            first = await client.get(url + "/a")
-            second = await client.get(url + "/b")
-            return [first.text, second.text]
+        client = _client(url)
+        first = await client.send("/a", b"{}")
+        second = await client.send("/b", b"{}")
+        await client.aclose()
+        return [first.text, second.text]
 
     assert asyncio.run(_with_server(handler, test)) == ["ok", "ok"]
     assert len(seen) == 2
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "message"),
     [
-        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", id="cut-short"),
-        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="malformed"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
+            "closed connection without sending complete message body",
+            id="cut-short",
+        ),
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", "malformed answer", id="malformed"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\nxx",
+            "unsupported content encoding 'br'",
+            id="unknown-coding",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+            "malformed compressed body",
+            id="bad-gzip",
+        ),
     ],
 )
-def test_a_broken_answer_is_a_protocol_error(answer: bytes) -> None:
+def test_a_broken_answer_is_an_http_error(answer: bytes, message: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
         writer.write(answer)
@@ -161,11 +223,35 @@ def test_a_broken_answer_is_a_protocol_error(answer: bytes) -> None:
         writer.close()
 
     async def test(url: str) -> None:
-        async with _client() as client:
-            await client.get(url + "/")
+        client = _client(url)
+        try:
+            await client.send("/", b"{}")
+        finally:
+            await client.aclose()
 
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(HttpError, match=message) as caught:
         asyncio.run(_with_server(handler, test))
+    assert not isinstance(caught.value, (ConnectFailed, TimedOut))
+
+
+def test_a_gzipped_body_is_decoded() -> None:
+    packed = gzip.compress(b'{"ok": true}')
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(packed), packed)
+        )
+        await writer.drain()
+
+    async def test(url: str) -> Any:
+        client = _client(url)
+        answer = await client.send("/", b"{}")
+        await client.aclose()
+        return answer.json()
+
+    assert asyncio.run(_with_server(handler, test)) == {"ok": True}
 
 
 def test_a_silent_server_is_a_read_timeout() -> None:
@@ -174,42 +260,42 @@ def test_a_silent_server_is_a_read_timeout() -> None:
         await asyncio.sleep(5)
 
     async def test(url: str) -> None:
-        async with _client(timeout=httpx.Timeout(5.0, read=0.2)) as client:
-            await client.get(url + "/")
+        client = _client(url, timeout=0.2)
+        try:
+            await client.send("/", b"{}")
+        finally:
+            await client.aclose()
 
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(TimedOut, match=r"read timed out after 0\.2 s") as caught:
         asyncio.run(_with_server(handler, test))
+    assert caught.value.phase == "read"
 
 
-def test_nobody_listening_is_a_connect_error() -> None:
+def test_nobody_listening_is_a_connect_failure() -> None:
     async def main() -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]  # bound, never listening: connections are refused
-            async with _client() as client:
-                await client.get(f"http://127.0.0.1:{port}/")
+            await _client(f"http://127.0.0.1:{port}").send("/", b"{}")
 
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(ConnectFailed):
         asyncio.run(main())
 
 
-def test_only_plain_http_is_spoken() -> None:
+@pytest.mark.parametrize("url", ["https://127.0.0.1:1/", "http:///path", "127.0.0.1:8000"])
+def test_only_plain_http_to_a_host_is_spoken(url: str) -> None:
+    with pytest.raises(ValueError, match=r"http:// only.*" + re.escape(repr(url))):
+        PlainHttpClient(url)
+
+
+def test_a_closed_client_refuses_requests() -> None:
     async def main() -> None:
-        async with _client() as client:
-            await client.get("https://127.0.0.1:1/")
+        client = _client("http://127.0.0.1:1")
+        await client.aclose()
+        await client.aclose()  # idempotent
+        await client.send("/", b"{}")
 
-    with pytest.raises(httpx.UnsupportedProtocol, match="http:// only"):
-        asyncio.run(main())
-
-
-def test_a_closed_transport_refuses_requests() -> None:
-    async def main() -> None:
-        transport = PlainHttpTransport()
-        await transport.aclose()
-        request = httpx.Request("GET", "http://127.0.0.1:1/")
-        await transport.handle_async_request(request)
-
-    with pytest.raises(httpx.ConnectError, match="closed"):
+    with pytest.raises(HttpError, match="closed"):
         asyncio.run(main())
 
 
@@ -218,34 +304,39 @@ def test_headers_and_body_reach_the_server() -> None:
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         received.append(await _read_request(reader))
-        writer.write(_answer(b"{}", extra=b"X-Answer: yes\r\n"))
+        writer.write(_answer(b"{}", extra=b"X-Answer: yes\r\nX-Answer: again\r\n"))
         await writer.drain()
         writer.close()
 
     async def test(url: str) -> tuple[int, str]:
-        async with _client(headers={"Authorization": "Bearer k"}) as client:
-            response = await client.post(url + "/v1/chat?x=1", json={"a": 1})
-            return response.status_code, response.headers["x-answer"]
+        client = _client(url + "/v1/?api-version=2", headers={"Authorization": "Bearer k"})
+        answer = await client.send("chat", b'{"a":1}')
+        await client.aclose()
+        return answer.status, answer.headers["x-answer"]
 
-    assert asyncio.run(_with_server(handler, test)) == (200, "yes")
+    assert asyncio.run(_with_server(handler, test)) == (200, "yes, again")
     request = received[0]
-    assert request.startswith(b"POST /v1/chat?x=1 HTTP/1.1\r\n")
-    assert b"authorization: Bearer k" in request.lower().replace(b"bearer", b"Bearer")
-    assert request.endswith(b'{"a":1}') or request.endswith(b'{"a": 1}')
+    assert request.startswith(b"POST /v1/chat?api-version=2 HTTP/1.1\r\n")
+    lines = request.split(b"\r\n\r\n")[0].lower().split(b"\r\n")
+    assert b"authorization: bearer k" in lines
+    assert b"content-type: application/json" in lines
+    assert b"content-length: 7" in lines
+    assert any(line.startswith(b"host: 127.0.0.1:") for line in lines)
+    assert request.endswith(b'{"a":1}')
 
 
 def test_a_stream_left_at_its_done_line_keeps_its_connection() -> None:
     with ScriptedServer(["a b", "c d"]) as server:
 
         async def main() -> None:
-            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
-            async with _client() as client:
-                url = server.base_url + "/chat/completions"
-                for _ in range(2):
-                    async with client.stream("POST", url, json=body) as response:
-                        async for line in response.aiter_lines():
-                            if line == "data: [DONE]":
-                                break  # the body's terminator is still to come
+            client = _client(server.base_url)
+            for _ in range(2):
+                answer = await client.send("chat/completions", STREAM, stream=True)
+                async for line in answer.lines():
+                    if line == "data: [DONE]":
+                        break  # the body's terminator is still to come
+                await answer.aclose()
+            await client.aclose()
 
         asyncio.run(main())
         assert server.connections == 1
@@ -254,22 +345,23 @@ def test_a_stream_left_at_its_done_line_keeps_its_connection() -> None:
 def test_a_body_abandoned_midway_drops_its_connection_quickly() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n")
         await writer.drain()
         await asyncio.sleep(5)  # the rest never comes
 
     async def test(url: str) -> float:
-        transport = PlainHttpTransport()
-        async with httpx.AsyncClient(transport=transport) as client:
-            async with client.stream("GET", url + "/") as response:
-                async for chunk in response.aiter_raw():
-                    assert chunk == b"first"
-                    break
-                loop = asyncio.get_running_loop()
-                start = loop.time()
-            closed = loop.time() - start
-            assert "idle=0" in repr(transport)
-            return closed
+        client = _client(url)
+        answer = await client.send("/", b"{}", stream=True)
+        async for line in answer.lines():
+            assert line == "first"
+            break
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await answer.aclose()
+        closed = loop.time() - start
+        assert "idle=0" in repr(client)
+        await client.aclose()
+        return closed
 
     assert asyncio.run(_with_server(handler, test)) < 1.0
 
@@ -283,11 +375,41 @@ def test_an_answer_ended_by_closing_the_connection_is_read_whole() -> None:
         writer.close()
 
     async def test(url: str) -> tuple[str, str]:
-        transport = PlainHttpTransport()
-        async with httpx.AsyncClient(transport=transport) as client:
-            response = await client.get(url + "/")
-            return response.text, repr(transport)
+        client = _client(url)
+        answer = await client.send("/", b"{}")
+        state = repr(client)
+        await client.aclose()
+        return answer.text, state
 
     text, state = asyncio.run(_with_server(handler, test))
     assert text == "all of it"
     assert "idle=0" in state  # a connection the server closed is not kept
+
+
+def test_the_provider_imports_no_httpx_for_a_plain_http_server() -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from victor_core.providers import ProviderConfig\n"
+        "from victor_core.testing import ScriptedServer\n"
+        "from victor_openai_provider import OpenAICompatibleProvider\n"
+        "with ScriptedServer(['hello']) as server:\n"
+        "    p = OpenAICompatibleProvider(ProviderConfig(name='openai-compatible',"
+        " base_url=server.base_url, model='m'))\n"
+        "    async def main():\n"
+        "        try:\n"
+        "            return await p.complete([{'role': 'user', 'content': 'hi'}])\n"
+        "        finally:\n"
+        "            await p.aclose()\n"
+        "    print(asyncio.run(main()), 'httpx' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["hello", "False"]

@@ -1,8 +1,9 @@
-"""The OpenAI-compatible provider: pooled httpx client, retries, deadlines, SSE streaming.
+"""The OpenAI-compatible provider: pooled HTTP client, retries, deadlines, SSE streaming.
 
 Plain-HTTP servers (``http://``, no proxy in the environment) are reached through
-:class:`~victor_openai_provider._transport.PlainHttpTransport`, others through
-httpx's default transport.
+:class:`~victor_openai_provider._transport.PlainHttpClient`, which imports no
+httpx; others (TLS, proxies, an injected httpx transport) through
+:class:`~victor_openai_provider._httpx.HttpxClient`.
 
 It speaks chat completions: ``tools`` offered, ``tool_calls`` answered (whole,
 or as streamed deltas assembled across chunks), usage and finish reason read.
@@ -29,7 +30,6 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from victor_core.exceptions import ProviderError
 from victor_core.providers import (
     PROVIDER_DEFAULTS,
@@ -40,7 +40,10 @@ from victor_core.providers import (
     Usage,
 )
 
+from victor_openai_provider._http import Answer, Client, ConnectFailed, HttpError, TimedOut
+
 if TYPE_CHECKING:
+    import httpx
     from victor_core.settings import Settings
 
 __all__ = ["OpenAICompatibleProvider", "OpenAIProviderFactory"]
@@ -61,11 +64,11 @@ class OpenAIProviderFactory:
 class _Retry(Exception):
     """An attempt failed in a way another attempt may fix."""
 
-    def __init__(self, reason: str, response: httpx.Response | None = None) -> None:
+    def __init__(self, reason: str, response: Answer | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.response = response
-        self.status = response.status_code if response is not None else None
+        self.status = response.status if response is not None else None
 
 
 class OpenAICompatibleProvider:
@@ -73,7 +76,9 @@ class OpenAICompatibleProvider:
 
     Args:
         config: the provider's figures (URL, model, timeout, retries, pool).
-        transport: an httpx transport (tests); default: a pooled network transport.
+        transport: an httpx transport, spoken to through httpx (tests); default: the
+            plain-HTTP client for ``http://`` servers with no proxy, httpx's pooled
+            transport for the others.
         backoff_base: seconds before the first retry; doubles each time.
         max_backoff: most seconds waited between attempts (``Retry-After`` included).
 
@@ -94,7 +99,7 @@ class OpenAICompatibleProvider:
         self._transport = transport
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
-        self._client: httpx.AsyncClient | None = None
+        self._client: Client | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"requests": 0, "attempts": 0, "retries": 0, "failures": 0}
@@ -107,7 +112,7 @@ class OpenAICompatibleProvider:
 
     # -- connection pool -----------------------------------------------------------------
 
-    def _ensure_client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    def _ensure_client(self) -> tuple[Client, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         if self._client is not None and self._loop is not loop:
             # A pool belongs to the event loop that opened its connections; a
@@ -118,21 +123,23 @@ class OpenAICompatibleProvider:
             headers = {"Accept": "application/json"}
             if cfg.api_key:
                 headers["Authorization"] = f"Bearer {cfg.api_key}"
-            transport = self._transport
-            if transport is None and _plain_http(cfg.base_url):
-                from victor_openai_provider._transport import PlainHttpTransport
+            if self._transport is None and _plain_http(cfg.base_url):
+                from victor_openai_provider._transport import PlainHttpClient
 
-                transport = PlainHttpTransport(max_keepalive=cfg.pool_size)
-            self._client = httpx.AsyncClient(
-                base_url=cfg.base_url + "/",
-                headers=headers,
-                timeout=httpx.Timeout(cfg.timeout),
-                limits=httpx.Limits(
+                self._client = PlainHttpClient(
+                    cfg.base_url, headers=headers, timeout=cfg.timeout, max_keepalive=cfg.pool_size
+                )
+            else:
+                from victor_openai_provider._httpx import HttpxClient
+
+                self._client = HttpxClient(
+                    cfg.base_url,
+                    headers=headers,
+                    timeout=cfg.timeout,
                     max_connections=cfg.pool_size + cfg.pool_max_overflow,
-                    max_keepalive_connections=cfg.pool_size,
-                ),
-                transport=transport,
-            )
+                    max_keepalive=cfg.pool_size,
+                    transport=self._transport,
+                )
             self._semaphore = asyncio.Semaphore(cfg.concurrent_requests)
             self._loop = loop
         return self._client, self._semaphore
@@ -179,19 +186,19 @@ class OpenAICompatibleProvider:
                 failed.
         """
         client, semaphore = self._ensure_client()
-        body = self._body(messages, tools, dict(params), stream=False)
+        body = self._encode(self._body(messages, tools, dict(params), stream=False))
         self.stats["requests"] += 1
         async with semaphore:
             return await self._with_retries(lambda: self._reply_once(client, body))
 
-    async def _reply_once(self, client: httpx.AsyncClient, body: Any) -> ModelReply:
+    async def _reply_once(self, client: Client, body: bytes) -> ModelReply:
         async def attempt() -> ModelReply:
-            request = client.build_request("POST", "chat/completions", json=body)
-            response = await client.send(request)
-            self._check_status(response)
-            return self._parse_reply(response)
+            answer = await client.send("chat/completions", body)
+            self._check_status(answer)
+            return self._parse_reply(answer)
 
-        return await self._deadline(attempt())
+        reply: ModelReply = await self._deadline(attempt())
+        return reply
 
     def stream_reply(
         self,
@@ -210,10 +217,10 @@ class OpenAICompatibleProvider:
             ProviderError: every attempt failed, or the stream broke, stalled past the
                 deadline or carried a malformed event.
         """
-        body = self._body(messages, tools, dict(params), stream=True)
+        body = self._encode(self._body(messages, tools, dict(params), stream=True))
         return self._stream(body)
 
-    async def _stream(self, body: Any) -> AsyncIterator[str | ModelReply]:
+    async def _stream(self, body: bytes) -> AsyncIterator[str | ModelReply]:
         client, semaphore = self._ensure_client()
         self.stats["requests"] += 1
         async with semaphore:
@@ -237,29 +244,28 @@ class OpenAICompatibleProvider:
                         ) from None
                     await self._pause(attempt, exc)
 
-    async def _stream_once(
-        self, client: httpx.AsyncClient, body: Any
-    ) -> AsyncIterator[str | ModelReply]:
+    async def _stream_once(self, client: Client, body: bytes) -> AsyncIterator[str | ModelReply]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.timeout
-        request = client.build_request("POST", "chat/completions", json=body)
         try:
-            response = await self._deadline(client.send(request, stream=True), deadline)
-        except httpx.HTTPError as exc:
+            answer = await self._deadline(
+                client.send("chat/completions", body, stream=True), deadline
+            )
+        except HttpError as exc:
             raise _Retry(_describe(exc, self.config)) from None
         try:
-            if response.status_code >= 300:
-                await self._deadline(response.aread(), deadline)
-                self._check_status(response)
-            if "json" in response.headers.get("content-type", ""):
-                await self._deadline(response.aread(), deadline)
-                reply = self._parse_reply(response)
+            if answer.status >= 300:
+                await self._deadline(answer.read(), deadline)
+                self._check_status(answer)
+            if "json" in answer.headers.get("content-type", ""):
+                await self._deadline(answer.read(), deadline)
+                reply = self._parse_reply(answer)
                 if reply.text:
                     yield reply.text
                 yield reply
                 return
             assembler = _Assembler()
-            lines = response.aiter_lines().__aiter__()
+            lines = answer.lines().__aiter__()
             events = _sse_events(lambda: self._deadline(lines.__anext__(), deadline))
             async for event in events:
                 if event == "[DONE]":
@@ -271,10 +277,10 @@ class OpenAICompatibleProvider:
             if not assembler.finished:
                 raise _Retry(f"stream ended before completion ({assembler.chunks} events)")
             yield assembler.reply()
-        except httpx.HTTPError as exc:
+        except HttpError as exc:
             raise _Retry(_describe(exc, self.config)) from None
         finally:
-            await response.aclose()
+            await answer.aclose()
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -294,6 +300,14 @@ class OpenAICompatibleProvider:
         if stream:
             body.setdefault("stream_options", {"include_usage": True})
         return body
+
+    def _encode(self, body: dict[str, Any]) -> bytes:
+        """The request body as JSON (strict: no NaN or infinity, which servers refuse)."""
+        try:
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise self._error(f"cannot send the request as JSON: {exc}") from None
+        return text.encode("utf-8")
 
     async def _deadline(self, awaitable: Any, deadline: float | None = None) -> Any:
         """``awaitable`` within the request's deadline (now plus ``timeout`` by default).
@@ -328,7 +342,7 @@ class OpenAICompatibleProvider:
                 last, status = exc.reason, exc.status
                 if attempt + 1 < attempts:
                     await self._pause(attempt, exc)
-            except httpx.HTTPError as exc:
+            except HttpError as exc:
                 last, status = _describe(exc, self.config), None
                 if attempt + 1 < attempts:
                     await self._pause(attempt, _Retry(last))
@@ -338,7 +352,7 @@ class OpenAICompatibleProvider:
         self.stats["retries"] += 1
         delay = self._backoff_base * float(2**attempt)
         if exc.response is not None:
-            after = _retry_after(exc.response.headers.get("Retry-After"))
+            after = _retry_after(exc.response.headers.get("retry-after"))
             if after is not None:
                 delay = after
         delay = min(max(delay, 0.0), self._max_backoff)
@@ -353,8 +367,8 @@ class OpenAICompatibleProvider:
         )
         await asyncio.sleep(delay)
 
-    def _check_status(self, response: httpx.Response) -> None:
-        status = response.status_code
+    def _check_status(self, response: Answer) -> None:
+        status = response.status
         if status < 300:
             return
         text = f"HTTP {status}: {_error_text(response)}"
@@ -362,7 +376,7 @@ class OpenAICompatibleProvider:
             raise _Retry(text, response)
         raise self._error(f"request refused: {text}", status)
 
-    def _parse_reply(self, response: httpx.Response) -> ModelReply:
+    def _parse_reply(self, response: Answer) -> ModelReply:
         try:
             data = response.json()
             choice = data["choices"][0]
@@ -384,7 +398,7 @@ class OpenAICompatibleProvider:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise self._error(
                 f"unexpected response from {self.config.base_url}: {exc!r}",
-                response.status_code,
+                response.status,
             ) from None
 
     def _error(self, message: str, status: int | None = None) -> ProviderError:
@@ -500,12 +514,12 @@ def _arguments(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _describe(exc: httpx.HTTPError, config: ProviderConfig) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {config.timeout:g} s ({type(exc).__name__})"
-    if isinstance(exc, httpx.ConnectError):
+def _describe(exc: HttpError, config: ProviderConfig) -> str:
+    if isinstance(exc, TimedOut):
+        return f"timed out after {config.timeout:g} s ({exc.phase})"
+    if isinstance(exc, ConnectFailed):
         return f"cannot reach {config.base_url} ({exc})"
-    return f"{type(exc).__name__}: {exc}"
+    return str(exc)
 
 
 def _plain_http(base_url: str) -> bool:
@@ -534,7 +548,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: Answer) -> str:
     try:
         data = response.json()
         error = data.get("error") if isinstance(data, dict) else None
@@ -544,4 +558,4 @@ def _error_text(response: httpx.Response) -> str:
             return error
     except ValueError:
         pass
-    return response.text[:200].strip() or response.reason_phrase
+    return response.text[:200].strip() or response.reason
