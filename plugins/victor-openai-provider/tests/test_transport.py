@@ -1,4 +1,4 @@
-"""PlainHttpClient: HTTP/1.1 on asyncio streams, without httpx."""
+"""PlainHttpClient: HTTP/1.1 on asyncio streams, without httpx or h11."""
 
 from __future__ import annotations
 
@@ -199,10 +199,10 @@ def test_a_reused_connection_dead_before_any_answer_is_sent_again() -> None:
     [
         pytest.param(
             b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part",
-            "closed connection without sending complete message body",
+            "closed the connection before the end",
             id="cut-short",
         ),
-        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", "malformed answer", id="malformed"),
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", "malformed answer: status line", id="malformed"),
         pytest.param(
             b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\nxx",
             "unsupported content encoding 'br'",
@@ -213,6 +213,40 @@ def test_a_reused_connection_dead_before_any_answer_is_sent_again() -> None:
             "malformed compressed body",
             id="bad-gzip",
         ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+            "content length '2, 3'",
+            id="conflicting-lengths",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "transfer encoding 'gzip, chunked'",
+            id="unknown-transfer-coding",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "chunk size",
+            id="bad-chunk-size",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX\r\n",
+            "chunk end",
+            id="bad-chunk-end",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            "closed the connection before the end",
+            id="cut-mid-chunk",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "malformed answer: header", id="bad-header"
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"x" * 70000 + b"\r\n\r\n",
+            "over 65536 bytes",
+            id="huge-header",
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-", "closed the connection", id="cut-in-head"),
     ],
 )
 def test_a_broken_answer_is_an_http_error(answer: bytes, message: str) -> None:
@@ -413,3 +447,111 @@ def test_the_provider_imports_no_httpx_for_a_plain_http_server() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["hello", "False"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "body"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n",
+            b"abcde",
+            id="chunk-extensions-and-trailers",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            b"ok",
+            id="informational-answer-skipped",
+        ),
+        pytest.param(b"HTTP/1.1 204 No Content\r\n\r\n", b"", id="no-content"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", b"ok", id="repeated-length"
+        ),
+        pytest.param(b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", b"ok", id="no-reason"),
+        pytest.param(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", b"ok", id="bare-line-feeds"),
+    ],
+)
+def test_every_framing_of_a_body_is_read_and_its_connection_kept(
+    answer: bytes, body: bytes
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await _read_request(reader)
+            writer.write(answer)
+            await writer.drain()
+
+    async def test(url: str) -> tuple[list[bytes], str]:
+        client = _client(url)
+        bodies = [await (await client.send("/", b"{}")).read() for _ in range(2)]
+        state = repr(client)
+        await client.aclose()
+        return bodies, state
+
+    bodies, state = asyncio.run(_with_server(handler, test))
+    assert bodies == [body, body]
+    assert "idle=1" in state  # one connection, kept alive after each whole answer
+
+
+def test_a_folded_header_continues_the_one_before() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: one\r\n  two\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async def test(url: str) -> str:
+        client = _client(url)
+        answer = await client.send("/", b"{}")
+        await client.aclose()
+        return answer.headers["x-long"]
+
+    assert asyncio.run(_with_server(handler, test)) == "one two"
+
+
+@pytest.mark.parametrize(
+    "extra", [b"Connection: close\r\n", b""], ids=["connection-close", "http-1.0"]
+)
+def test_a_connection_the_server_will_close_is_not_kept(extra: bytes) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        answer = _answer(b"bye", extra=extra)
+        writer.write(answer if extra else answer.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        await writer.drain()
+
+    async def test(url: str) -> tuple[str, str]:
+        client = _client(url)
+        answer = await client.send("/", b"{}")
+        state = repr(client)
+        await client.aclose()
+        return answer.text, state
+
+    text, state = asyncio.run(_with_server(handler, test))
+    assert text == "bye"
+    assert "idle=0" in state
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer k\r\nX-Evil: 1"}, {"Bad Name": "v"}, {"X-Nul": "a\0b"}],
+    ids=["line-break", "space-in-name", "nul"],
+)
+def test_a_header_that_would_break_the_request_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="header"):
+        PlainHttpClient("http://127.0.0.1:1", headers=headers)
+
+
+def test_given_headers_replace_the_defaults_whatever_their_case() -> None:
+    received: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await _read_request(reader))
+        writer.write(_answer(b""))
+        await writer.drain()
+
+    async def test(url: str) -> None:
+        client = _client(url, headers={"user-agent": "mine/1"})
+        await client.send("/", b"")
+        await client.aclose()
+
+    asyncio.run(_with_server(handler, test))
+    lines = received[0].lower().split(b"\r\n")
+    assert [line for line in lines if line.startswith(b"user-agent")] == [b"user-agent: mine/1"]

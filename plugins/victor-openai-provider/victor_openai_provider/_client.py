@@ -1,8 +1,8 @@
 """The OpenAI-compatible provider: pooled HTTP client, retries, deadlines, SSE streaming.
 
 Plain-HTTP servers (``http://``, no proxy in the environment) are reached through
-:class:`~victor_openai_provider._transport.PlainHttpClient`, which imports no
-httpx; others (TLS, proxies, an injected httpx transport) through
+:class:`~victor_openai_provider._transport.PlainHttpClient`, which imports
+nothing beyond asyncio; others (TLS, proxies, an injected httpx transport) through
 :class:`~victor_openai_provider._httpx.HttpxClient`.
 
 It speaks chat completions: ``tools`` offered, ``tool_calls`` answered (whole,
@@ -126,9 +126,15 @@ class OpenAICompatibleProvider:
             if self._transport is None and _plain_http(cfg.base_url):
                 from victor_openai_provider._transport import PlainHttpClient
 
-                self._client = PlainHttpClient(
-                    cfg.base_url, headers=headers, timeout=cfg.timeout, max_keepalive=cfg.pool_size
-                )
+                try:
+                    self._client = PlainHttpClient(
+                        cfg.base_url,
+                        headers=headers,
+                        timeout=cfg.timeout,
+                        max_keepalive=cfg.pool_size,
+                    )
+                except ValueError as exc:
+                    raise self._error(f"cannot use base_url {cfg.base_url!r}: {exc}") from None
             else:
                 from victor_openai_provider._httpx import HttpxClient
 

@@ -1,7 +1,7 @@
 """What the provider needs of HTTP: one request, one answer, three kinds of fault.
 
 Two clients implement it: :class:`~victor_openai_provider._transport.PlainHttpClient`
-(HTTP/1.1 with h11 on asyncio streams, for ``http://`` servers with no proxy:
+(HTTP/1.1 on asyncio streams, for ``http://`` servers with no proxy:
 the local model servers) and :class:`~victor_openai_provider._httpx.HttpxClient`
 (httpx, for TLS, proxies and injected transports). The provider speaks to
 either through :class:`Client`, and never imports httpx for a plain-HTTP

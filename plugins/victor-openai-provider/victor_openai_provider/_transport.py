@@ -1,26 +1,34 @@
-"""An HTTP client for plain-HTTP servers: HTTP/1.1 with h11 on asyncio streams.
+"""An HTTP client for plain-HTTP servers: HTTP/1.1 on asyncio streams, in this module.
 
 Local model servers (Ollama, vLLM, LM Studio, llama.cpp) speak plain HTTP on
 the same machine, where the client's own cost is what a user waits for, at
-start-up and on every request: httpx (with httpcore on anyio) takes about a
-millisecond per request beyond the server's time on a small machine and a
-third of a fresh ``victor run`` to import; this client a third of that
-millisecond, and imports only h11. The provider uses it for ``http://`` URLs
-with no proxy in the environment; TLS, proxies and HTTP/2 go through httpx
+start-up and on every request. This client imports nothing beyond asyncio
+(httpx and its HTTP/1.1 engine are about a third of a fresh ``victor run``),
+sends a request in one write and reads the answer with the stream reader's
+own line and block reads. The provider uses it for ``http://`` URLs with no
+proxy in the environment; TLS, proxies and HTTP/2 go through httpx
 (:mod:`victor_openai_provider._httpx`).
 
-- Connections are kept alive and reused, at most ``max_keepalive`` idle at once;
-  a body closed before its end is read on for up to 50 ms and 64 KiB (the
-  rest of an SSE stream after ``[DONE]``), else its connection is dropped;
-  a connection the server closed while idle is dropped before reuse, and a
-  request whose reused connection turns out dead before any byte of the
-  answer arrived is sent once more on a new connection.
+It reads what HTTP/1.1 servers send: a status line and headers (informational
+``1xx`` answers skipped), then a body framed by ``Transfer-Encoding: chunked``
+(chunk extensions and trailers read and dropped), ``Content-Length``, or the
+end of the connection; ``204`` and ``304`` have none.
+
+- Connections are kept alive and reused (HTTP/1.1 without ``Connection:
+  close``), at most ``max_keepalive`` idle at once; a body closed before its
+  end is read on for up to 50 ms and 64 KiB (the rest of an SSE stream after
+  ``[DONE]``), else its connection is dropped; a connection the server closed
+  while idle is dropped before reuse, and a request whose reused connection
+  turns out dead before any byte of the answer arrived is sent once more on a
+  new connection.
 - ``timeout`` applies to each step: connecting, writing the request, and
   every read of the answer (:class:`~victor_openai_provider._http.TimedOut`).
 - Faults are :class:`~victor_openai_provider._http.HttpError`:
   :class:`~victor_openai_provider._http.ConnectFailed` when no connection is
-  made, the base class for a connection lost, a malformed answer or one cut
-  short.
+  made, the base class for a connection lost, a malformed answer (a bad
+  status line, header or chunk size; headers over 64 KiB; conflicting
+  ``Content-Length`` values; a transfer coding other than ``chunked``) or
+  one cut short.
 - Bodies in ``gzip`` or ``deflate`` (asked for as ``identity``, but sent anyway
   by some servers) are decoded; another content coding is an error.
 """
@@ -30,9 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
-
-import h11
+from urllib.parse import quote, urlsplit
 
 from victor_openai_provider._http import Answer, ConnectFailed, HttpError, TimedOut
 
@@ -41,12 +47,18 @@ __all__ = ["PlainHttpClient"]
 T = TypeVar("T")
 
 _READ_SIZE = 65536
+#: Most bytes of a status line and headers (each line, and all of them).
+_HEAD_LIMIT = 65536
 #: ``asyncio.timeout`` (Python 3.11+) runs in the calling task; ``wait_for`` makes a task.
 _TIMEOUT: Any = getattr(asyncio, "timeout", None)
 #: What closing an unfinished body waits for the rest of it, at most.
 _DRAIN_SECONDS = 0.05
 _DRAIN_BYTES = 65536
 _USER_AGENT = "victor-openai-provider"
+_CUT = "the server closed the connection before the end of the answer"
+#: Characters left as they are in a request target (the rest percent-encoded).
+_TARGET_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _TARGET_SAFE + "?"
 
 
 async def _within(awaitable: Awaitable[T], seconds: float | None, phase: str) -> T:
@@ -62,14 +74,20 @@ async def _within(awaitable: Awaitable[T], seconds: float | None, phase: str) ->
         raise TimedOut(phase, seconds) from None
 
 
+class _NoAnswer(HttpError):
+    """The connection ended before a byte of the answer (a reused one may be stale)."""
+
+
+def _malformed(what: str, value: bytes) -> HttpError:
+    return HttpError(f"malformed answer: {what} {value[:80]!r}")
+
+
 class _Connection:
-    """One kept-alive TCP connection and its HTTP/1.1 state."""
+    """One kept-alive TCP connection."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.state = h11.Connection(h11.CLIENT)
-        self.received = False  # any byte of the current answer
 
     def alive(self) -> bool:
         return not (self.writer.is_closing() or self.reader.at_eof())
@@ -77,85 +95,211 @@ class _Connection:
     def close(self) -> None:
         self.writer.close()
 
-    async def next_event(self, timeout: float | None) -> Any:
+    async def line(self, timeout: float | None, *, first: bool = False) -> bytes:
+        """One line with its end; b"" when the connection ended first.
+
+        ``first``: the answer's first line, so a connection lost before it is
+        a :class:`_NoAnswer`.
+        """
+        try:
+            return await _within(self.reader.readuntil(b"\n"), timeout, "read")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise HttpError(_CUT) from None
+            return b""
+        except asyncio.LimitOverrunError:
+            raise HttpError(f"malformed answer: a line over {_HEAD_LIMIT} bytes") from None
+        except OSError as exc:
+            lost = _NoAnswer if first else HttpError
+            raise lost(f"connection lost while reading: {exc or type(exc).__name__}") from None
+
+    async def block(self, most: int, timeout: float | None) -> bytes:
+        """Up to ``most`` bytes, as soon as any arrive; b"" when the connection ended."""
+        try:
+            return await _within(self.reader.read(most), timeout, "read")
+        except OSError as exc:
+            raise HttpError(f"connection lost while reading: {exc or type(exc).__name__}") from None
+
+
+#: An answer's status, reason, HTTP version and headers (lower-case names).
+_Head = tuple[int, str, bytes, dict[str, str]]
+
+
+async def _read_head(conn: _Connection, timeout: float | None) -> _Head:
+    """The final (not ``1xx``) status, reason, version and headers of an answer."""
+    first = True
+    while True:
+        line = await conn.line(timeout, first=first)
+        if not line:
+            if first:
+                raise _NoAnswer("the server closed the connection without answering")
+            raise HttpError(_CUT)
+        first = False
+        version, _, rest = line.rstrip(b"\r\n").partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
+            raise _malformed("status line", line)
+        headers: dict[str, str] = {}
+        size = len(line)
+        last = ""
         while True:
-            try:
-                event = self.state.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise HttpError(f"malformed answer: {exc}") from None
-            if event is not h11.NEED_DATA:
-                return event
-            try:
-                data = await _within(self.reader.read(_READ_SIZE), timeout, "read")
-            except OSError as exc:
-                raise HttpError(
-                    f"connection lost while reading: {exc or type(exc).__name__}"
-                ) from None
-            if data:
-                self.received = True
-            try:
-                self.state.receive_data(data)  # b"": the server closed its end
-            except h11.RemoteProtocolError as exc:
-                raise HttpError(f"malformed answer: {exc}") from None
+            line = await conn.line(timeout)
+            if not line:
+                raise HttpError(_CUT)
+            size += len(line)
+            if size > _HEAD_LIMIT:
+                raise HttpError(f"malformed answer: headers over {_HEAD_LIMIT} bytes")
+            if line in (b"\r\n", b"\n"):
+                break
+            if line[:1] in (b" ", b"\t"):  # an obsolete folded line continues the last header
+                if not last:
+                    raise _malformed("header", line)
+                headers[last] += " " + line.strip().decode("latin-1")
+                continue
+            name, colon, value = line.partition(b":")
+            if not colon or not name or name != name.strip() or b" " in name:
+                raise _malformed("header", line)
+            key = name.decode("latin-1").lower()
+            text = value.strip().decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+            last = key
+        status = int(code)
+        if 100 <= status < 200 and status != 101:
+            continue  # 100 Continue, 103 Early Hints: the answer follows
+        return status, reason.decode("latin-1"), version, headers
+
+
+def _tokens(value: str) -> list[str]:
+    return [token.strip().lower() for token in value.split(",") if token.strip()]
 
 
 class _PlainAnswer(Answer):
     """The answer's body, read as it arrives; its connection goes back to the pool at its end."""
 
     def __init__(
-        self, client: PlainHttpClient, conn: _Connection, event: Any, timeout: float | None
+        self,
+        client: PlainHttpClient,
+        conn: _Connection,
+        head: _Head,
+        timeout: float | None,
     ) -> None:
-        headers: dict[str, str] = {}
-        for name, value in event.headers:
-            key = name.decode("latin-1")  # h11 gives names in lower case
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        super().__init__(event.status_code, event.reason.decode("latin-1"), headers)
+        status, reason, version, headers = head
+        super().__init__(status, reason, headers)
         self._client = client
         self._conn: _Connection | None = conn
         self._timeout = timeout
         self._complete = False
+        self._left = 0  # bytes left of a Content-Length body or of the current chunk
+        self._chunked = False
+        self._until_close = False
+        self._crlf_due = False  # a chunk's data was read: its CRLF comes next
+        connection = _tokens(headers.get("connection", ""))
+        self._keep = version == b"HTTP/1.1" and "close" not in connection
+        coding = headers.get("transfer-encoding")
+        if status in (204, 304):
+            self._complete = True
+        elif coding is not None:
+            if _tokens(coding) != ["chunked"]:
+                raise HttpError(
+                    f"malformed answer: transfer encoding {coding!r} (accepted: chunked)"
+                )
+            self._chunked = True
+        elif "content-length" in headers:
+            values = set(_tokens(headers["content-length"]))
+            if len(values) != 1 or not next(iter(values)).isdigit():
+                raise HttpError(f"malformed answer: content length {headers['content-length']!r}")
+            self._left = int(values.pop())
+            self._complete = self._left == 0
+        else:
+            self._until_close = True
+            self._keep = False
         self._decoder = _decoder(headers.get("content-encoding", ""))
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _raw(self) -> bytes:
+        """The next piece of the body as sent (b"" at its end)."""
         conn = self._conn
-        if conn is None:
-            return
+        if conn is None or self._complete:
+            return b""
+        timeout = self._timeout
+        if self._until_close:
+            data = await conn.block(_READ_SIZE, timeout)
+            if not data:
+                self._complete = True
+            return data
+        if self._chunked and self._left == 0:
+            if self._crlf_due:
+                end = await conn.line(timeout)
+                if end not in (b"\r\n", b"\n"):
+                    raise HttpError(_CUT) if not end else _malformed("chunk end", end)
+                self._crlf_due = False
+            line = await conn.line(timeout)
+            if not line:
+                raise HttpError(_CUT)
+            digits = line.split(b";", 1)[0].strip()
+            try:
+                size = int(digits, 16)
+            except ValueError:
+                size = -1
+            if size < 0 or not digits or len(digits) > 16:
+                raise _malformed("chunk size", line)
+            if size == 0:
+                while True:  # trailers, up to the blank line
+                    line = await conn.line(timeout)
+                    if not line:
+                        raise HttpError(_CUT)
+                    if line in (b"\r\n", b"\n"):
+                        break
+                self._complete = True
+                return b""
+            self._left = size
+        data = await conn.block(min(self._left, _READ_SIZE), timeout)
+        if not data:
+            raise HttpError(_CUT)
+        self._left -= len(data)
+        if self._left == 0:
+            if self._chunked:
+                self._crlf_due = True
+            else:
+                self._complete = True
+        return data
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
         decoder = self._decoder
         while True:
-            event = await conn.next_event(self._timeout)
-            if isinstance(event, h11.Data):
-                data = bytes(event.data)
-                if decoder is not None:
-                    data = _decode(decoder, data)
-                if data:
-                    yield data
-            elif isinstance(event, h11.EndOfMessage):
-                self._complete = True
+            data = await self._raw()
+            if not data:
                 if decoder is not None:
                     rest = decoder.flush()
                     if rest:
                         yield rest
                 return
-            elif isinstance(event, h11.ConnectionClosed):
-                raise HttpError("the server closed the connection before the end of the answer")
+            if decoder is not None:
+                data = _decode(decoder, data)
+            if data:
+                yield data
 
     async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
+        conn = self._conn
         if conn is None:
             return
-        if not self._complete:
+        if not self._complete and not self._until_close:
             # A reader that stops at the end of what it wanted (an SSE stream's
             # [DONE]) leaves the body's last bytes, usually already on their
             # way: take them, briefly, so the connection can be kept.
             try:
-                self._complete = await _within(_drain(conn), _DRAIN_SECONDS, "drain")
+                await _within(self._drain(), _DRAIN_SECONDS, "drain")
             except HttpError:
-                self._complete = False
+                pass
             except BaseException:
-                conn.close()
+                self._discard()
                 raise
-        self._client._release(conn, reusable=self._complete)
+        self._conn = None
+        self._client._release(conn, reusable=self._complete and self._keep)
+
+    async def _drain(self) -> None:
+        left = _DRAIN_BYTES
+        while left > 0 and not self._complete:
+            left -= len(await self._raw())
 
     def _discard(self) -> None:
         """Drop the connection at once (the body will not be read)."""
@@ -187,30 +331,24 @@ def _decode(decoder: Any, data: bytes) -> bytes:
         raise HttpError(f"malformed compressed body: {exc}") from None
 
 
-async def _drain(conn: _Connection) -> bool:
-    """Read the rest of an answer of at most ``_DRAIN_BYTES``: whether it ended."""
-    left = _DRAIN_BYTES
-    while left > 0:
-        event = await conn.next_event(None)
-        if isinstance(event, h11.EndOfMessage):
-            return True
-        if not isinstance(event, h11.Data):
-            return False
-        left -= len(event.data)
-    return False
+def _header_line(name: str, value: str) -> bytes:
+    if any(c in value for c in "\r\n\0") or not name or any(c in name for c in " :\r\n\0"):
+        raise ValueError(f"header {name!r} has a line break or a NUL in it (not allowed)")
+    return f"{name}: {value}\r\n".encode("latin-1")
 
 
 class PlainHttpClient:
     """HTTP/1.1 over asyncio streams to one ``http://`` server (see the module documentation).
 
     Args:
-        base_url: ``http://host[:port][/path]``; request paths are joined to it.
+        base_url: ``http://host[:port][/path][?query]``; request paths are joined to it.
         headers: sent with every request (``Authorization``, ``Accept``, ...).
         timeout: seconds each step of a request may take (None: no limit).
         max_keepalive: most idle connections kept for reuse.
 
     Raises:
-        ValueError: ``base_url`` is not an ``http://`` URL with a host.
+        ValueError: ``base_url`` is not an ``http://`` URL with a host, or a header
+            holds a line break.
     """
 
     def __init__(
@@ -222,17 +360,27 @@ class PlainHttpClient:
         max_keepalive: int = 20,
     ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme.lower() != "http" or not parts.hostname:
+        try:
+            host, port = parts.hostname, parts.port or 80
+        except ValueError:
+            host = None
+        if parts.scheme.lower() != "http" or not host:
             raise ValueError(f"PlainHttpClient speaks http:// only, to a host (got {base_url!r})")
         self.base_url = base_url
-        self._host = parts.hostname
-        self._port = parts.port or 80
-        self._prefix = parts.path.rstrip("/")
-        self._query = parts.query
-        netloc = parts.netloc.rpartition("@")[2]
-        fixed = {"host": netloc, "user-agent": _USER_AGENT, "accept-encoding": "identity"}
-        fixed.update({name.lower(): value for name, value in headers.items()})
-        self._headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fixed.items()]
+        self._host = host
+        self._port = port
+        self._prefix = quote(parts.path.rstrip("/"), safe=_TARGET_SAFE)
+        self._query = quote(parts.query, safe=_QUERY_SAFE)
+        fixed = {
+            "Host": parts.netloc.rpartition("@")[2],
+            "User-Agent": _USER_AGENT,
+            "Accept-Encoding": "identity",
+        }
+        lower = {name.lower(): name for name in fixed}
+        for name, value in headers.items():
+            fixed.pop(lower.get(name.lower(), name), None)
+            fixed[name] = value
+        self._head = b"".join(_header_line(name, value) for name, value in fixed.items())
         self._timeout = timeout
         self._max_keepalive = max(0, int(max_keepalive))
         self._idle: list[_Connection] = []
@@ -249,16 +397,18 @@ class PlainHttpClient:
         """
         if self._closed:
             raise HttpError("the client is closed")
-        target = f"{self._prefix}/{path.lstrip('/')}"
+        target = f"{self._prefix}/{quote(path.lstrip('/'), safe=_QUERY_SAFE)}"
         if self._query:
             target += f"?{self._query}"
-        headers = [
-            *self._headers,
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        request = h11.Request(method="POST", target=target, headers=headers)
-        answer = await self._request(request, body)
+        request = b"".join(
+            (
+                f"POST {target} HTTP/1.1\r\n".encode("latin-1"),
+                self._head,
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body),
+                body,
+            )
+        )
+        answer = await self._request(request)
         if not stream:
             try:
                 await answer.read()
@@ -268,15 +418,13 @@ class PlainHttpClient:
             await answer.aclose()
         return answer
 
-    async def _request(self, request: Any, body: bytes) -> _PlainAnswer:
+    async def _request(self, request: bytes) -> _PlainAnswer:
         conn = self._checkout()
         if conn is not None:
             try:
-                return await self._exchange(conn, request, body)
-            except HttpError as exc:
+                return await self._exchange(conn, request)
+            except _NoAnswer:
                 conn.close()
-                if conn.received or isinstance(exc, TimedOut):
-                    raise
                 # The server closed the kept-alive connection as we reused it:
                 # nothing of an answer came back, so send it once more.
             except BaseException:
@@ -284,7 +432,7 @@ class PlainHttpClient:
                 raise
         conn = await self._connect()
         try:
-            return await self._exchange(conn, request, body)
+            return await self._exchange(conn, request)
         except BaseException:
             conn.close()
             raise
@@ -301,46 +449,25 @@ class PlainHttpClient:
     async def _connect(self) -> _Connection:
         try:
             reader, writer = await _within(
-                asyncio.open_connection(self._host, self._port), self._timeout, "connect"
+                asyncio.open_connection(self._host, self._port, limit=_HEAD_LIMIT),
+                self._timeout,
+                "connect",
             )
         except OSError as exc:
             raise ConnectFailed(str(exc) or type(exc).__name__) from None
         return _Connection(reader, writer)
 
-    async def _exchange(self, conn: _Connection, request: Any, body: bytes) -> _PlainAnswer:
-        conn.received = False
-        state = conn.state
+    async def _exchange(self, conn: _Connection, request: bytes) -> _PlainAnswer:
         try:
-            data = state.send(request) or b""
-            if body:
-                data += state.send(h11.Data(data=body)) or b""
-            data += state.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
-            raise HttpError(f"cannot send the request: {exc}") from None
-        try:
-            conn.writer.write(data)
+            conn.writer.write(request)
             await _within(conn.writer.drain(), self._timeout, "write")
         except OSError as exc:
-            raise HttpError(f"connection lost while writing: {exc or type(exc).__name__}") from None
-        while True:
-            event = await conn.next_event(self._timeout)
-            if isinstance(event, h11.Response):
-                return _PlainAnswer(self, conn, event, self._timeout)
-            if isinstance(event, h11.ConnectionClosed):
-                raise HttpError("the server closed the connection without answering")
-            # h11.InformationalResponse (100 Continue and the like): the answer follows.
+            raise _NoAnswer(f"connection lost while writing: {exc or type(exc).__name__}") from None
+        head = await _read_head(conn, self._timeout)
+        return _PlainAnswer(self, conn, head, self._timeout)
 
     def _release(self, conn: _Connection, *, reusable: bool) -> None:
-        state = conn.state
-        if (
-            reusable
-            and not self._closed
-            and state.our_state is h11.DONE
-            and state.their_state is h11.DONE
-            and len(self._idle) < self._max_keepalive
-            and conn.alive()
-        ):
-            state.start_next_cycle()
+        if reusable and not self._closed and len(self._idle) < self._max_keepalive and conn.alive():
             self._idle.append(conn)
             return
         conn.close()
