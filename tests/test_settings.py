@@ -278,6 +278,50 @@ def test_discover_order_of_files(tmp_path: Path) -> None:
         Settings.discover(cwd=here, environ=env)
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "[tool.victor]\nmax_parallel_workers = 3\n",
+        '[ tool . "victor" ]\nmax_parallel_workers = 3\n',
+        "[tool]\nvictor = { max_parallel_workers = 3 }\n",
+        "[tool]\nvictor.max_parallel_workers = 3\n",
+        "[tool]\n'victor' . max_parallel_workers = 3\n",
+        "tool.victor.max_parallel_workers = 3\n",
+        "tool = { victor = { max_parallel_workers = 3 } }\n",
+        '[tool]\nnote = """\n[not.a.table]\n"""\nvictor = { max_parallel_workers = 3 }\n',
+    ],
+)
+def test_a_victor_table_in_pyproject_is_found_in_any_spelling(tmp_path: Path, table: str) -> None:
+    from victor_core.settings._sources import find_config_file
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(table + '[project]\nname = "x"\ndependencies = ["victor-core"]\n')
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "none")}
+    assert find_config_file(cwd=tmp_path, environ=env) == (pyproject, "pyproject.toml")
+    assert Settings.discover(cwd=tmp_path, environ=env)[0].max_parallel_workers == 3
+
+
+def test_a_pyproject_naming_victor_only_as_a_dependency_is_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from victor_core.settings import _sources
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "my-victor-plugin"\n'
+        'dependencies = [\n  "victor-core>=0.1",\n]\n'
+        '[project.entry-points."victor_core.tools"]\nmine = "my_victor_plugin.plugin"\n'
+        '[project.scripts]\nvictor = "victor_core.cli:main"\n'
+        '[tool.ruff]\nsrc = ["victor_plugin"]\n'
+    )
+
+    def no_parse() -> None:
+        raise AssertionError("the pyproject.toml was parsed")
+
+    monkeypatch.setattr(_sources, "_toml", no_parse)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "none")}
+    assert _sources.find_config_file(cwd=tmp_path, environ=env) is None
+
+
 def test_discover_warns_on_unknown_names_and_names_the_source_of_bad_values(
     tmp_path: Path,
 ) -> None:

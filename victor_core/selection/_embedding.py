@@ -165,6 +165,10 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
+#: The CRC-32 of the character n-gram features' prefix, ``"c:"``.
+_CHAR_PREFIX = zlib.crc32(b"c:")
+
+
 class HashingEmbedder:
     """Hashed word, word-pair and character n-gram features, TF-IDF-like weights.
 
@@ -251,6 +255,17 @@ class HashingEmbedder:
             index, sign = self._slot("g:" + group)
             out.append((index, sign * self.concept_weight))
         padded = f"<{word}>"
+        if padded.isascii():
+            # The same hashes as _slot("c:" + gram), without building each string:
+            # crc32 continues from the prefix's, and ASCII n-grams are byte slices.
+            raw = padded.encode("ascii")
+            crc32 = zlib.crc32
+            up, down = self.char_weight, -self.char_weight
+            for n in self.char_ngrams:
+                for i in range(len(raw) - n + 1):
+                    h = crc32(raw[i : i + n], _CHAR_PREFIX)
+                    out.append((h & 0x7FFFFFFF, up if h & 0x80000000 else down))
+            return tuple(out)
         for n in self.char_ngrams:
             for i in range(len(padded) - n + 1):
                 index, sign = self._slot("c:" + padded[i : i + n])

@@ -201,8 +201,9 @@ def _has_victor_table(pyproject: Path) -> bool:
         text = pyproject.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    # Cheap test first: most pyproject.toml files have no victor table at all.
-    if "victor" not in text:
+    # Cheap tests first: most pyproject.toml files have no victor table at all,
+    # and in most of the others "victor" is only a dependency ("victor-core>=1").
+    if "victor" not in text or not _may_hold_victor_table(text):
         return False
     try:
         data = _toml().loads(text)
@@ -210,6 +211,38 @@ def _has_victor_table(pyproject: Path) -> bool:
         return "[tool.victor" in text  # let the read report the syntax error
     tool = data.get("tool")
     return isinstance(tool, dict) and "victor" in tool
+
+
+def _may_hold_victor_table(text: str) -> bool:
+    """Whether a TOML document can define ``tool.victor`` (False: it cannot; no need to parse).
+
+    Reads each line for what opens or fills the table in any TOML spelling: a
+    ``tool.victor`` table header (``[tool.victor]``, ``[ tool . "victor" ]``,
+    ``[[tool.victor.x]]``), a top-level ``tool`` key (``tool.victor.x = 1``,
+    ``tool = {victor = {}}``), or a ``victor`` key under ``[tool]``. A
+    multi-line string could hide lines from this reading: a document with
+    one is always parsed.
+    """
+    if '"""' in text or "'''" in text:
+        return True
+    table = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            table = line.split("]", 1)[0].strip("[ \t").replace(" ", "").replace("\t", "")
+            table = table.replace('"', "").replace("'", "")
+            if table == "tool.victor" or table.startswith("tool.victor."):
+                return True
+            continue
+        if "victor" not in line:
+            continue
+        key = line.split("=", 1)[0].replace(" ", "").replace("\t", "")
+        key = key.replace('"', "").replace("'", "")
+        if not table and (key in {"tool", "tool.victor"} or key.startswith("tool.victor.")):
+            return True
+        if table == "tool" and (key == "victor" or key.startswith("victor.")):
+            return True
+    return False
 
 
 def _toml() -> Any:

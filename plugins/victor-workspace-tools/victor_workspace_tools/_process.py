@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from typing import Any
@@ -207,6 +206,8 @@ def _text(data: str | bytes | None) -> str:
 
 def _git(ws: Workspace, *argv: str) -> subprocess.CompletedProcess[str] | dict[str, Any]:
     """Run git in the workspace, or a result dict saying why it cannot run."""
+    import shutil  # with its archive modules, only when git is first asked for
+
     git = shutil.which("git")
     if git is None:
         return {
