@@ -229,6 +229,11 @@ def test_a_reused_connection_dead_before_any_answer_is_sent_again() -> None:
             id="bad-chunk-size",
         ),
         pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nok\r\n0\r\n\r\n",
+            "chunk size",
+            id="chunk-size-with-0x",
+        ),
+        pytest.param(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX\r\n",
             "chunk end",
             id="bad-chunk-end",

@@ -56,6 +56,7 @@ _DRAIN_SECONDS = 0.05
 _DRAIN_BYTES = 65536
 _USER_AGENT = "victor-openai-provider"
 _CUT = "the server closed the connection before the end of the answer"
+_HEX = b"0123456789abcdefABCDEF"
 #: Characters left as they are in a request target (the rest percent-encoded).
 _TARGET_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _TARGET_SAFE + "?"
@@ -236,12 +237,9 @@ class _PlainAnswer(Answer):
             if not line:
                 raise HttpError(_CUT)
             digits = line.split(b";", 1)[0].strip()
-            try:
-                size = int(digits, 16)
-            except ValueError:
-                size = -1
-            if size < 0 or not digits or len(digits) > 16:
-                raise _malformed("chunk size", line)
+            if not digits or len(digits) > 16 or digits.strip(_HEX):
+                raise _malformed("chunk size", line)  # int(x, 16) would take "0x1f", "+1"
+            size = int(digits, 16)
             if size == 0:
                 while True:  # trailers, up to the blank line
                     line = await conn.line(timeout)
