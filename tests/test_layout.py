@@ -35,6 +35,7 @@ LAYERS: list[set[str]] = [
         "_tasks",
         "_version",
         "_process",
+        "_lazy",
         "__init__",
     },
     {"plugins", "hookspecs"},

@@ -7,8 +7,9 @@ their family is dispatched. See https://victor-core.readthedocs.io.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from victor_core._lazy import lazy_names as _lazy_names
 from victor_core._markers import hookimpl as hookimpl
 from victor_core._markers import hookspec as hookspec
 from victor_core.exceptions import VictorError as VictorError
@@ -55,21 +56,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Looked up on first use so that ``import victor_core`` stays minimal.
-    module = _LAZY.get(name)
-    if module is not None:
-        import importlib
-
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-    if name == "__version__":
-        from victor_core._version import __version__ as value
-
-        globals()["__version__"] = value
-        return value
-    raise AttributeError(f"module 'victor_core' has no attribute {name!r}")
+# Looked up on first use so that ``import victor_core`` stays minimal.
+__getattr__ = _lazy_names(__name__, {**_LAZY, "__version__": "victor_core._version"})
 
 
 def __dir__() -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from victor_core._lazy import lazy_names as _lazy_names
 from victor_core.execution._tools import ToolRegistry as ToolRegistry
 from victor_core.execution._tools import call_hook as call_hook
 from victor_core.execution._tools import current_registry as current_registry
@@ -53,13 +54,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # The executor and its backends import asyncio: load them on first use only.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'victor_core.execution' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# The executor and its backends import asyncio: load them on first use only.
+__getattr__ = _lazy_names(__name__, _LAZY)

@@ -8,7 +8,9 @@ its memory watchdog on every run, and needs neither the threshold monitor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from victor_core._lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from victor_core.health._maintenance import Maintenance as Maintenance
@@ -61,12 +63,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'victor_core.health' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY)

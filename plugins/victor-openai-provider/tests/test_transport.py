@@ -405,26 +405,6 @@ def test_a_body_abandoned_midway_drops_its_connection_quickly() -> None:
     assert asyncio.run(_with_server(handler, test)) < 1.0
 
 
-def test_an_answer_ended_by_closing_the_connection_is_read_whole() -> None:
-    # HTTP/1.0 style: no Content-Length, the body ends when the server hangs up.
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
-        await writer.drain()
-        writer.close()
-
-    async def test(url: str) -> tuple[str, str]:
-        client = _client(url)
-        answer = await client.send("/", b"{}")
-        state = repr(client)
-        await client.aclose()
-        return answer.text, state
-
-    text, state = asyncio.run(_with_server(handler, test))
-    assert text == "all of it"
-    assert "idle=0" in state  # a connection the server closed is not kept
-
-
 def test_the_provider_imports_no_httpx_for_a_plain_http_server() -> None:
     code = (
         "import asyncio, sys\n"
@@ -513,25 +493,45 @@ def test_a_folded_header_continues_the_one_before() -> None:
 
 
 @pytest.mark.parametrize(
-    "extra", [b"Connection: close\r\n", b""], ids=["connection-close", "http-1.0"]
+    ("answer", "text", "hang_up"),
+    [
+        pytest.param(
+            _answer(b"bye", extra=b"Connection: close\r\n"), "bye", False, id="connection-close"
+        ),
+        pytest.param(
+            _answer(b"bye").replace(b"HTTP/1.1", b"HTTP/1.0", 1), "bye", False, id="http-1.0"
+        ),
+        pytest.param(
+            # No Content-Length: the body ends when the server hangs up.
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it",
+            "all of it",
+            True,
+            id="ended-by-closing",
+        ),
+    ],
 )
-def test_a_connection_the_server_will_close_is_not_kept(extra: bytes) -> None:
+def test_an_answer_the_server_will_close_is_read_whole_and_not_kept(
+    answer: bytes, text: str, hang_up: bool
+) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        answer = _answer(b"bye", extra=extra)
-        writer.write(answer if extra else answer.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        writer.write(answer)
         await writer.drain()
+        if hang_up:
+            writer.close()
+        else:
+            await asyncio.sleep(5)  # open: the client must drop the connection itself
 
     async def test(url: str) -> tuple[str, str]:
         client = _client(url)
-        answer = await client.send("/", b"{}")
+        got = await client.send("/", b"{}")
         state = repr(client)
         await client.aclose()
-        return answer.text, state
+        return got.text, state
 
-    text, state = asyncio.run(_with_server(handler, test))
-    assert text == "bye"
-    assert "idle=0" in state
+    got, state = asyncio.run(_with_server(handler, test))
+    assert got == text
+    assert "idle=0" in state  # a connection the server closes is not kept
 
 
 @pytest.mark.parametrize(
