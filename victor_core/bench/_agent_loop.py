@@ -502,7 +502,7 @@ def _startup(server: ScriptedServer, argv: list[str], env: dict[str, str], what:
 def _victor(
     server: ScriptedServer, runs: int, directory: Path, progress: Callable[[str], None]
 ) -> dict[str, float]:
-    if importlib.util.find_spec("httpx") is None:
+    if importlib.util.find_spec("victor_openai_provider") is None:
         raise BenchmarkError(
             "the agent_loop group needs an openai-compatible provider plugin "
             "(pip install plugins/victor-openai-provider)",

@@ -560,3 +560,40 @@ def test_given_headers_replace_the_defaults_whatever_their_case() -> None:
     asyncio.run(_with_server(handler, test))
     lines = received[0].lower().split(b"\r\n")
     assert [line for line in lines if line.startswith(b"user-agent")] == [b"user-agent: mine/1"]
+
+
+def test_requests_beyond_max_connections_wait_for_a_free_one() -> None:
+    with ScriptedServer(["slow"] * 6, delay=0.05) as server:
+
+        async def main() -> tuple[list[int], str]:
+            client = _client(server.base_url, max_connections=2, max_keepalive=2)
+            answers = await asyncio.gather(
+                *(client.send("chat/completions", CHAT) for _ in range(6))
+            )
+            state = repr(client)
+            await client.aclose()
+            return [answer.status for answer in answers], state
+
+        statuses, state = asyncio.run(main())
+        assert statuses == [200] * 6
+        assert server.connections == 2  # four requests waited and reused a connection
+        assert "idle=2" in state
+
+
+def test_waiting_for_a_free_connection_is_bounded_by_the_timeout() -> None:
+    with ScriptedServer(["a b c", "d e f"]) as server:
+
+        async def main() -> str:
+            client = _client(server.base_url, max_connections=1, timeout=0.3)
+            held = await client.send("chat/completions", STREAM, stream=True)  # holds the slot
+            try:
+                with pytest.raises(TimedOut, match=r"pool timed out after 0\.3 s"):
+                    await client.send("chat/completions", CHAT)
+            finally:
+                await held.aclose()
+            # The slot is free again once the held answer is closed.
+            answer = await client.send("chat/completions", STREAM)
+            await client.aclose()
+            return answer.text
+
+        assert "data: [DONE]" in asyncio.run(main())

@@ -131,6 +131,7 @@ class OpenAICompatibleProvider:
                         cfg.base_url,
                         headers=headers,
                         timeout=cfg.timeout,
+                        max_connections=cfg.pool_size + cfg.pool_max_overflow,
                         max_keepalive=cfg.pool_size,
                     )
                 except ValueError as exc:

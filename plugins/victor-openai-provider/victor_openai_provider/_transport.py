@@ -14,10 +14,11 @@ It reads what HTTP/1.1 servers send: a status line and headers (informational
 (chunk extensions and trailers read and dropped), ``Content-Length``, or the
 end of the connection; ``204`` and ``304`` have none.
 
-- Connections are kept alive and reused (HTTP/1.1 without ``Connection:
-  close``), at most ``max_keepalive`` idle at once; a body closed before its
-  end is read on for up to 50 ms and 64 KiB (the rest of an SSE stream after
-  ``[DONE]``), else its connection is dropped; a connection the server closed
+- At most ``max_connections`` connections are in use at once (a request
+  beyond them waits for one); they are kept alive and reused (HTTP/1.1
+  without ``Connection: close``), at most ``max_keepalive`` idle at once; a
+  body closed before its end is read on for up to 50 ms and 64 KiB (the rest
+  of an SSE stream after ``[DONE]``), else its connection is dropped; a connection the server closed
   while idle is dropped before reuse, and a request whose reused connection
   turns out dead before any byte of the answer arrived is sent once more on a
   new connection.
@@ -304,6 +305,7 @@ class _PlainAnswer(Answer):
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+            self._client._slots.release()
 
 
 def _decoder(coding: str) -> Any:
@@ -341,7 +343,10 @@ class PlainHttpClient:
     Args:
         base_url: ``http://host[:port][/path][?query]``; request paths are joined to it.
         headers: sent with every request (``Authorization``, ``Accept``, ...).
-        timeout: seconds each step of a request may take (None: no limit).
+        timeout: seconds each step of a request may take (None: no limit), waiting
+            for a free connection included.
+        max_connections: most connections in use at once; a request beyond them
+            waits for one to be free (``TimedOut("pool")`` after ``timeout``).
         max_keepalive: most idle connections kept for reuse.
 
     Raises:
@@ -355,6 +360,7 @@ class PlainHttpClient:
         *,
         headers: Mapping[str, str] = {},
         timeout: float | None = None,
+        max_connections: int = 20,
         max_keepalive: int = 20,
     ) -> None:
         parts = urlsplit(base_url)
@@ -381,6 +387,10 @@ class PlainHttpClient:
         self._head = b"".join(_header_line(name, value) for name, value in fixed.items())
         self._timeout = timeout
         self._max_keepalive = max(0, int(max_keepalive))
+        # One slot per connection in use: an answer holds its slot until its
+        # connection is released or dropped, so no more than max_connections
+        # sockets are ever open (a new one is opened only when none is idle).
+        self._slots = asyncio.Semaphore(max(1, int(max_connections)))
         self._idle: list[_Connection] = []
         self._closed = False
 
@@ -406,7 +416,12 @@ class PlainHttpClient:
                 body,
             )
         )
-        answer = await self._request(request)
+        await _within(self._slots.acquire(), self._timeout, "pool")
+        try:
+            answer = await self._request(request)
+        except BaseException:
+            self._slots.release()
+            raise
         if not stream:
             try:
                 await answer.read()
@@ -465,6 +480,7 @@ class PlainHttpClient:
         return _PlainAnswer(self, conn, head, self._timeout)
 
     def _release(self, conn: _Connection, *, reusable: bool) -> None:
+        self._slots.release()
         if reusable and not self._closed and len(self._idle) < self._max_keepalive and conn.alive():
             self._idle.append(conn)
             return
