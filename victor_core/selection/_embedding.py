@@ -255,21 +255,19 @@ class HashingEmbedder:
             index, sign = self._slot("g:" + group)
             out.append((index, sign * self.concept_weight))
         padded = f"<{word}>"
-        if padded.isascii():
-            # The same hashes as _slot("c:" + gram), without building each string:
-            # crc32 continues from the prefix's, and ASCII n-grams are byte slices.
-            raw = padded.encode("ascii")
-            crc32 = zlib.crc32
-            up, down = self.char_weight, -self.char_weight
-            for n in self.char_ngrams:
-                for i in range(len(raw) - n + 1):
-                    h = crc32(raw[i : i + n], _CHAR_PREFIX)
-                    out.append((h & 0x7FFFFFFF, up if h & 0x80000000 else down))
-            return tuple(out)
+        # The same hashes as _slot("c:" + gram), without building each string:
+        # crc32 continues from the prefix's; ASCII n-grams are byte slices.
+        ascii_bytes = padded.encode("ascii") if padded.isascii() else None
+        crc32 = zlib.crc32
+        up, down = self.char_weight, -self.char_weight
         for n in self.char_ngrams:
             for i in range(len(padded) - n + 1):
-                index, sign = self._slot("c:" + padded[i : i + n])
-                out.append((index, sign * self.char_weight))
+                if ascii_bytes is not None:
+                    gram = ascii_bytes[i : i + n]
+                else:
+                    gram = padded[i : i + n].encode("utf-8")
+                h = crc32(gram, _CHAR_PREFIX)
+                out.append((h & 0x7FFFFFFF, up if h & 0x80000000 else down))
         return tuple(out)
 
     def features(self, text: str) -> dict[int, float]:

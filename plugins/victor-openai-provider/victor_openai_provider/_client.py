@@ -123,30 +123,23 @@ class OpenAICompatibleProvider:
             headers = {"Accept": "application/json"}
             if cfg.api_key:
                 headers["Authorization"] = f"Bearer {cfg.api_key}"
+            options: dict[str, Any] = {
+                "headers": headers,
+                "timeout": cfg.timeout,
+                "max_connections": cfg.pool_size + cfg.pool_max_overflow,
+                "max_keepalive": cfg.pool_size,
+            }
             if self._transport is None and _plain_http(cfg.base_url):
                 from victor_openai_provider._transport import PlainHttpClient
 
                 try:
-                    self._client = PlainHttpClient(
-                        cfg.base_url,
-                        headers=headers,
-                        timeout=cfg.timeout,
-                        max_connections=cfg.pool_size + cfg.pool_max_overflow,
-                        max_keepalive=cfg.pool_size,
-                    )
+                    self._client = PlainHttpClient(cfg.base_url, **options)
                 except ValueError as exc:
                     raise self._error(f"cannot use base_url {cfg.base_url!r}: {exc}") from None
             else:
                 from victor_openai_provider._httpx import HttpxClient
 
-                self._client = HttpxClient(
-                    cfg.base_url,
-                    headers=headers,
-                    timeout=cfg.timeout,
-                    max_connections=cfg.pool_size + cfg.pool_max_overflow,
-                    max_keepalive=cfg.pool_size,
-                    transport=self._transport,
-                )
+                self._client = HttpxClient(cfg.base_url, transport=self._transport, **options)
             self._semaphore = asyncio.Semaphore(cfg.concurrent_requests)
             self._loop = loop
         return self._client, self._semaphore

@@ -62,6 +62,20 @@ class Answer:
     async def aclose(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    async def abort(self) -> None:
+        """Close after a failed read: at once, without waiting for the rest of the body."""
+        await self.aclose()
+
+    async def whole(self) -> Answer:
+        """Read the body, then close: what a client's ``send`` returns unless streaming."""
+        try:
+            await self.read()
+        except BaseException:
+            await self.abort()
+            raise
+        await self.aclose()
+        return self
+
     async def read(self) -> bytes:
         """The whole body (read once; later calls return it again)."""
         if self._body is None:

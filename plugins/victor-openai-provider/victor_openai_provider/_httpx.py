@@ -105,12 +105,7 @@ class HttpxClient:
         except httpx.HTTPError as exc:
             raise _fault(exc) from None
         answer = _HttpxAnswer(response)
-        if not stream:
-            try:
-                await answer.read()
-            finally:
-                await answer.aclose()
-        return answer
+        return answer if stream else await answer.whole()
 
     async def aclose(self) -> None:
         """Close the connection pool (idempotent)."""

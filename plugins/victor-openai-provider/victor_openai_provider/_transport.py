@@ -22,8 +22,10 @@ end of the connection; ``204`` and ``304`` have none.
   while idle is dropped before reuse, and a request whose reused connection
   turns out dead before any byte of the answer arrived is sent once more on a
   new connection.
-- ``timeout`` applies to each step: connecting, writing the request, and
-  every read of the answer (:class:`~victor_openai_provider._http.TimedOut`).
+- ``timeout`` applies to each step: waiting for a free connection,
+  connecting, writing the request, reading the answer's head, and reading
+  each piece of its body (a chunk, or a block of a framed body)
+  (:class:`~victor_openai_provider._http.TimedOut`).
 - Faults are :class:`~victor_openai_provider._http.HttpError`:
   :class:`~victor_openai_provider._http.ConnectFailed` when no connection is
   made, the base class for a connection lost, a malformed answer (a bad
@@ -97,14 +99,14 @@ class _Connection:
     def close(self) -> None:
         self.writer.close()
 
-    async def line(self, timeout: float | None, *, first: bool = False) -> bytes:
+    async def line(self, *, first: bool = False) -> bytes:
         """One line with its end; b"" when the connection ended first.
 
         ``first``: the answer's first line, so a connection lost before it is
         a :class:`_NoAnswer`.
         """
         try:
-            return await _within(self.reader.readuntil(b"\n"), timeout, "read")
+            return await self.reader.readuntil(b"\n")
         except asyncio.IncompleteReadError as exc:
             if exc.partial:
                 raise HttpError(_CUT) from None
@@ -115,10 +117,10 @@ class _Connection:
             lost = _NoAnswer if first else HttpError
             raise lost(f"connection lost while reading: {exc or type(exc).__name__}") from None
 
-    async def block(self, most: int, timeout: float | None) -> bytes:
+    async def block(self, most: int) -> bytes:
         """Up to ``most`` bytes, as soon as any arrive; b"" when the connection ended."""
         try:
-            return await _within(self.reader.read(most), timeout, "read")
+            return await self.reader.read(most)
         except OSError as exc:
             raise HttpError(f"connection lost while reading: {exc or type(exc).__name__}") from None
 
@@ -127,11 +129,11 @@ class _Connection:
 _Head = tuple[int, str, bytes, dict[str, str]]
 
 
-async def _read_head(conn: _Connection, timeout: float | None) -> _Head:
+async def _read_head(conn: _Connection) -> _Head:
     """The final (not ``1xx``) status, reason, version and headers of an answer."""
     first = True
     while True:
-        line = await conn.line(timeout, first=first)
+        line = await conn.line(first=first)
         if not line:
             if first:
                 raise _NoAnswer("the server closed the connection without answering")
@@ -145,7 +147,7 @@ async def _read_head(conn: _Connection, timeout: float | None) -> _Head:
         size = len(line)
         last = ""
         while True:
-            line = await conn.line(timeout)
+            line = await conn.line()
             if not line:
                 raise HttpError(_CUT)
             size += len(line)
@@ -222,19 +224,18 @@ class _PlainAnswer(Answer):
         conn = self._conn
         if conn is None or self._complete:
             return b""
-        timeout = self._timeout
         if self._until_close:
-            data = await conn.block(_READ_SIZE, timeout)
+            data = await conn.block(_READ_SIZE)
             if not data:
                 self._complete = True
             return data
         if self._chunked and self._left == 0:
             if self._crlf_due:
-                end = await conn.line(timeout)
+                end = await conn.line()
                 if end not in (b"\r\n", b"\n"):
                     raise HttpError(_CUT) if not end else _malformed("chunk end", end)
                 self._crlf_due = False
-            line = await conn.line(timeout)
+            line = await conn.line()
             if not line:
                 raise HttpError(_CUT)
             digits = line.split(b";", 1)[0].strip()
@@ -243,7 +244,7 @@ class _PlainAnswer(Answer):
             size = int(digits, 16)
             if size == 0:
                 while True:  # trailers, up to the blank line
-                    line = await conn.line(timeout)
+                    line = await conn.line()
                     if not line:
                         raise HttpError(_CUT)
                     if line in (b"\r\n", b"\n"):
@@ -251,7 +252,7 @@ class _PlainAnswer(Answer):
                 self._complete = True
                 return b""
             self._left = size
-        data = await conn.block(min(self._left, _READ_SIZE), timeout)
+        data = await conn.block(min(self._left, _READ_SIZE))
         if not data:
             raise HttpError(_CUT)
         self._left -= len(data)
@@ -263,9 +264,9 @@ class _PlainAnswer(Answer):
         return data
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        decoder = self._decoder
+        decoder, timeout = self._decoder, self._timeout
         while True:
-            data = await self._raw()
+            data = await _within(self._raw(), timeout, "read")
             if not data:
                 if decoder is not None:
                     rest = decoder.flush()
@@ -290,7 +291,7 @@ class _PlainAnswer(Answer):
             except HttpError:
                 pass
             except BaseException:
-                self._discard()
+                await self.abort()
                 raise
         self._conn = None
         self._client._release(conn, reusable=self._complete and self._keep)
@@ -300,8 +301,8 @@ class _PlainAnswer(Answer):
         while left > 0 and not self._complete:
             left -= len(await self._raw())
 
-    def _discard(self) -> None:
-        """Drop the connection at once (the body will not be read)."""
+    async def abort(self) -> None:
+        """Drop the connection at once (the rest of the body will not be read)."""
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -416,20 +417,16 @@ class PlainHttpClient:
                 body,
             )
         )
-        await _within(self._slots.acquire(), self._timeout, "pool")
+        if self._slots.locked():  # every connection is in use: wait, within the timeout
+            await _within(self._slots.acquire(), self._timeout, "pool")
+        else:
+            await self._slots.acquire()
         try:
             answer = await self._request(request)
         except BaseException:
             self._slots.release()
             raise
-        if not stream:
-            try:
-                await answer.read()
-            except BaseException:
-                answer._discard()
-                raise
-            await answer.aclose()
-        return answer
+        return answer if stream else await answer.whole()
 
     async def _request(self, request: bytes) -> _PlainAnswer:
         conn = self._checkout()
@@ -476,7 +473,7 @@ class PlainHttpClient:
             await _within(conn.writer.drain(), self._timeout, "write")
         except OSError as exc:
             raise _NoAnswer(f"connection lost while writing: {exc or type(exc).__name__}") from None
-        head = await _read_head(conn, self._timeout)
+        head = await _within(_read_head(conn), self._timeout, "read")
         return _PlainAnswer(self, conn, head, self._timeout)
 
     def _release(self, conn: _Connection, *, reusable: bool) -> None:
